@@ -1,0 +1,14 @@
+// The ES module entry: the CommonJS build, re-exported by name. test/package.test.ts
+// checks that these names match dist/index.js's exports.
+import cjs from '../dist/index.js';
+
+export const {
+  createSession,
+  Session,
+  tensor,
+  elementTypes,
+  OrtError,
+  availableProviders,
+  loadRuntime,
+  RUNTIME_PATH_ENV,
+} = cjs;

@@ -1,0 +1,97 @@
+/**
+ * @internal Loads the native addon (prebuilds/ first, then build/, via node-gyp-build)
+ * and describes what it exports. Nothing here is public API.
+ */
+import { join } from 'node:path';
+import { elementSizes } from './dtypes';
+import { OrtError } from './errors';
+
+/** A value's signature as the addon reports it. */
+export interface NativeValueInfo {
+  name: string;
+  kind: 'tensor' | 'sequence' | 'map' | 'opaque' | 'sparse_tensor' | 'optional' | 'unknown';
+  elementType: number;
+  dims: (number | string | null)[];
+}
+
+export interface NativeModelInfo {
+  inputs: NativeValueInfo[];
+  outputs: NativeValueInfo[];
+  metadata: {
+    producerName: string;
+    graphName: string;
+    graphDescription: string;
+    domain: string;
+    description: string;
+    version?: number;
+    custom: Record<string, string>;
+  };
+}
+
+/** [index, elementType, dims, data] repeated; see native/run_job.h. */
+export type NativeTensorList = readonly unknown[];
+
+export interface NativeRunOptions {
+  terminate(): void;
+}
+
+export interface NativeSession {
+  run(inputs: NativeTensorList, outputs: NativeTensorList, runOptions?: NativeRunOptions): Promise<unknown[]>;
+  runSync(inputs: NativeTensorList, outputs: NativeTensorList, runOptions?: NativeRunOptions): unknown[];
+  release(): void;
+  endProfiling(): string;
+}
+
+/** lib/options.ts's NativeSessionOptions, as native/session_options.cc reads it. */
+export interface NativeSessionOptions {
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+  executionMode: number;
+  graphOptimizationLevel: number;
+  enableCpuMemArena: boolean;
+  enableMemPattern: boolean;
+  logSeverityLevel: number;
+  logId: string;
+  optimizedModelFilePath: string;
+  profileFilePrefix: string;
+  freeDimensionOverrides: [string, number][];
+  configEntries: [string, string][];
+  executionProviders: [string, [string, string][]][];
+}
+
+export interface NativeAddon {
+  apiVersion: number;
+  loadRuntime(path: string): { path: string; version: string; apiVersion: number };
+  availableProviders(): string[];
+  configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
+  createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;
+  RunOptions: new (logSeverityLevel?: number, tag?: string, configEntries?: [string, string][]) => NativeRunOptions;
+}
+
+/** The package root: dist/ and lib/ both sit one level below it. */
+export const packageRoot = join(__dirname, '..');
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded on first use. Throws an OrtError that says how to get one. */
+export function native(): NativeAddon {
+  if (addon) return addon;
+  let loaded: NativeAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    loaded = load(packageRoot) as NativeAddon;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new OrtError(
+      `The onnx-native addon could not be loaded for ${process.platform}-${process.arch} (Node ${process.version}).\n` +
+        `  ${why.split('\n')[0]}\n` +
+        `No prebuilt binary matches this platform and no local build exists. Build from source with\n` +
+        `  npm run build   (needs CMake >= 3.15 and a C++17 compiler; see README "Build from source")`,
+      'RUNTIME_LOAD_FAILED',
+    );
+  }
+  loaded.configure(OrtError, elementSizes);
+  addon = loaded;
+  return loaded;
+}

@@ -1,0 +1,85 @@
+/**
+ * The one error class of the package. Every failure, from a wrong input name to a
+ * model that will not load, is an {@link OrtError} with a stable {@link ErrorCode}.
+ */
+
+/** ONNX Runtime's own status codes (OrtErrorCode), passed through unchanged. */
+export type OrtStatusCode =
+  | 'FAIL'
+  | 'INVALID_ARGUMENT'
+  | 'NO_SUCHFILE'
+  | 'NO_MODEL'
+  | 'ENGINE_ERROR'
+  | 'RUNTIME_EXCEPTION'
+  | 'INVALID_PROTOBUF'
+  | 'MODEL_LOADED'
+  | 'NOT_IMPLEMENTED'
+  | 'INVALID_GRAPH'
+  | 'EP_FAIL';
+
+/** Codes of failures this package detects itself, before ONNX Runtime sees anything. */
+export type BindingErrorCode =
+  /** A feed names no input of the model. */
+  | 'INVALID_INPUT_NAME'
+  /** A requested or provided output names no output of the model. */
+  | 'INVALID_OUTPUT_NAME'
+  /** A tensor's element type, or its data array, is not the one expected. */
+  | 'INVALID_DTYPE'
+  /** A tensor's dims do not fit the model, or do not match its data's length. */
+  | 'INVALID_SHAPE'
+  /** A tensor is not a `{ type, dims, data }` object. */
+  | 'INVALID_TENSOR'
+  /** An input the model requires was not fed. */
+  | 'MISSING_INPUT'
+  /** An option is unknown or has a bad value. */
+  | 'INVALID_OPTION'
+  /** The model file does not exist. */
+  | 'MODEL_NOT_FOUND'
+  /** ONNX Runtime could not load the model (corrupt, truncated, unsupported ops...). */
+  | 'MODEL_LOAD_FAILED'
+  /** The session was released. */
+  | 'SESSION_RELEASED'
+  /** The run was cancelled through its AbortSignal. */
+  | 'ABORTED'
+  /** The ONNX Runtime shared library could not be found or loaded. */
+  | 'RUNTIME_LOAD_FAILED'
+  /** The ONNX Runtime library is older than this package needs. */
+  | 'RUNTIME_TOO_OLD'
+  /** A second, different ONNX Runtime library was asked for in one process. */
+  | 'RUNTIME_CONFLICT'
+  /** An execution provider was asked for that the loaded library does not have. */
+  | 'PROVIDER_UNAVAILABLE';
+
+/** Every code an {@link OrtError} can carry. */
+export type ErrorCode = OrtStatusCode | BindingErrorCode;
+
+/**
+ * Thrown (or rejected with) by every function of this package.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await session.run({ x: tensor('float32', data, [1, 3]) });
+ * } catch (err) {
+ *   if (err instanceof OrtError && err.code === 'INVALID_SHAPE') { ... }
+ * }
+ * ```
+ */
+export class OrtError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: ErrorCode;
+  /** For wrapped failures: the ONNX Runtime status code underneath (e.g. a load failure's INVALID_PROTOBUF). */
+  readonly ortCode?: OrtStatusCode;
+
+  constructor(message: string, code: ErrorCode, ortCode?: OrtStatusCode) {
+    super(message);
+    this.name = 'OrtError';
+    this.code = code;
+    if (ortCode !== undefined) this.ortCode = ortCode;
+  }
+}
+
+/** @internal Whether `err` is an OrtError, optionally with the given code. */
+export function isOrtError(err: unknown, code?: ErrorCode): err is OrtError {
+  return err instanceof OrtError && (code === undefined || err.code === code);
+}

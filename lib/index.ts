@@ -1,0 +1,27 @@
+/**
+ * onnx-native: ONNX Runtime for Node.js through its C API, with runs off the JavaScript
+ * thread and tensors over your own memory.
+ *
+ * @packageDocumentation
+ */
+export { createSession, Session } from './session';
+export type { ModelMetadata, RunOptions, ValueMetadata } from './session';
+export { tensor } from './tensor';
+export type { AnyTensor, Tensor, TensorLike } from './tensor';
+export { elementTypes } from './dtypes';
+export type { ElementType, NumericElementType, TensorData, TensorDataMap } from './dtypes';
+export { OrtError } from './errors';
+export type { BindingErrorCode, ErrorCode, OrtStatusCode } from './errors';
+export { availableProviders, loadRuntime, RUNTIME_PATH_ENV } from './runtime';
+export type { RuntimeInfo } from './runtime';
+export type {
+  CpuProviderOptions,
+  CudaProviderOptions,
+  ExecutionProvider,
+  ExecutionProviderName,
+  ExecutionProviderOptions,
+  LogLevel,
+  SessionOptions,
+  TensorRtProviderOptions,
+} from './options';
+export type { AnySignature, Feeds, OutputName, Results, Signature, TensorOf } from './signature';

@@ -1,0 +1,109 @@
+/**
+ * Finding and loading the ONNX Runtime shared library. The addon does not link
+ * ONNX Runtime: it loads it at run time, so one build of the addon works with the CPU
+ * build that ships inside the `onnxruntime-node` dependency (the default) or with any
+ * other build, a GPU one for instance, that the caller points at.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { native } from './binding';
+import { OrtError, isOrtError } from './errors';
+
+/** The environment variable naming the ONNX Runtime library to load (the Rust crate `ort` reads the same one). */
+export const RUNTIME_PATH_ENV = 'ORT_DYLIB_PATH';
+
+/** What is loaded. */
+export interface RuntimeInfo {
+  /** The library file. */
+  path: string;
+  /** ONNX Runtime's version, e.g. `1.30.0`. */
+  version: string;
+  /** The C API version the addon asks for; any ONNX Runtime of version `1.<apiVersion>` or newer serves it. */
+  apiVersion: number;
+}
+
+let loaded: RuntimeInfo | undefined;
+
+/** The library inside the `onnxruntime-node` package, for this platform. */
+function bundledRuntimePath(): string {
+  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
+  const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  if (process.platform === 'win32') return join(dir, 'onnxruntime.dll');
+  if (process.platform === 'darwin') return join(dir, 'libonnxruntime.1.dylib');
+  return join(dir, 'libonnxruntime.so.1');
+}
+
+/**
+ * Loads ONNX Runtime, once per process. Called by {@link createSession}; call it
+ * yourself to choose the library before the first session, or to see what is loaded.
+ *
+ * The library is, in order: `path`; the file named by the `ORT_DYLIB_PATH`
+ * environment variable; the CPU build inside the `onnxruntime-node` dependency.
+ *
+ * @param path - An ONNX Runtime shared library (`libonnxruntime.so*`, `.dylib`, `.dll`), 1.21 or newer.
+ * @returns What was loaded.
+ * @throws {@link OrtError} `RUNTIME_LOAD_FAILED` naming the path tried and the fix;
+ *   `RUNTIME_TOO_OLD`; `RUNTIME_CONFLICT` when a different library is already loaded.
+ * @example
+ * ```ts
+ * loadRuntime('/opt/onnxruntime-gpu/lib/libonnxruntime.so');
+ * ```
+ */
+export function loadRuntime(path?: string): RuntimeInfo {
+  const explicit = path ?? process.env[RUNTIME_PATH_ENV];
+  if (loaded && explicit === undefined) return loaded;
+  let candidate: string;
+  let source: string;
+  if (path !== undefined) {
+    candidate = resolve(path);
+    source = 'the runtimePath option';
+  } else if (process.env[RUNTIME_PATH_ENV]) {
+    candidate = resolve(process.env[RUNTIME_PATH_ENV]);
+    source = `${RUNTIME_PATH_ENV}`;
+  } else {
+    try {
+      candidate = bundledRuntimePath();
+    } catch {
+      throw new OrtError(
+        'ONNX Runtime was not found: the onnxruntime-node package is not installed, and ' +
+          `${RUNTIME_PATH_ENV} is not set. Reinstall this package, or set ${RUNTIME_PATH_ENV} ` +
+          'to an ONNX Runtime shared library (1.21 or newer).',
+        'RUNTIME_LOAD_FAILED',
+      );
+    }
+    source = 'the onnxruntime-node package';
+  }
+  if (loaded && loaded.path === candidate) return loaded;
+  if (!existsSync(candidate)) {
+    throw new OrtError(
+      `ONNX Runtime was not found at ${candidate} (from ${source}). ` +
+        (source === 'the onnxruntime-node package'
+          ? `onnxruntime-node ships no build for ${process.platform}-${process.arch}; set ${RUNTIME_PATH_ENV} to an ONNX Runtime library for this platform.`
+          : `Point ${source} at an existing ONNX Runtime shared library (1.21 or newer).`),
+      'RUNTIME_LOAD_FAILED',
+    );
+  }
+  try {
+    loaded = native().loadRuntime(candidate);
+  } catch (err) {
+    if (!isOrtError(err)) throw err;
+    const fix =
+      err.code === 'RUNTIME_TOO_OLD'
+        ? `Use ONNX Runtime 1.${native().apiVersion} or newer.`
+        : err.code === 'RUNTIME_CONFLICT'
+          ? 'Load one library per process: choose it before the first session.'
+          : `Check that the file is an ONNX Runtime library for ${process.platform}-${process.arch}, and that its own dependencies are found.`;
+    throw new OrtError(`Cannot load ONNX Runtime from ${candidate} (from ${source}): ${err.message}. ${fix}`, err.code);
+  }
+  return loaded;
+}
+
+/**
+ * The execution providers the loaded ONNX Runtime library was built with, e.g.
+ * `['CPUExecutionProvider']`, or `['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']`
+ * for a GPU build. Loads the default runtime if none is loaded.
+ */
+export function availableProviders(): string[] {
+  loadRuntime();
+  return native().availableProviders();
+}

@@ -1,0 +1,430 @@
+/**
+ * Sessions: a loaded model, its metadata, and runs that never block the event loop.
+ */
+import { stat } from 'node:fs/promises';
+import { native, type NativeModelInfo, type NativeSession, type NativeTensorList, type NativeValueInfo } from './binding';
+import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
+import { OrtError, isOrtError, type OrtStatusCode } from './errors';
+import { type SessionOptions, toNativeOptions } from './options';
+import { availableProviders, loadRuntime } from './runtime';
+import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
+import { type AnyTensor, type Tensor, checkTensor } from './tensor';
+
+/** One input or output of a model. */
+export interface ValueMetadata {
+  /** The name to feed or read it by. */
+  readonly name: string;
+  /** What kind of value it is; only tensors can be fed and read. */
+  readonly kind: 'tensor' | 'sequence' | 'map' | 'opaque' | 'sparse_tensor' | 'optional' | 'unknown';
+  /** The element type, or the ONNX name of a type JavaScript has no array for (e.g. `complex64`). */
+  readonly type: ElementType | string;
+  /**
+   * The shape: a number for a fixed dimension, the dimension's name (`'batch'`) for a
+   * named dynamic one, null for an unnamed dynamic one.
+   */
+  readonly dims: readonly (number | string | null)[];
+}
+
+/** The model's own metadata. */
+export interface ModelMetadata {
+  readonly producerName: string;
+  readonly graphName: string;
+  readonly graphDescription: string;
+  readonly domain: string;
+  readonly description: string;
+  /** The model's `model_version`, when it has one. */
+  readonly version?: number;
+  /** The model's `metadata_props`. */
+  readonly custom: Readonly<Record<string, string>>;
+}
+
+/** Options of one run. */
+export interface RunOptions<S extends Signature = AnySignature, O extends OutputName<S> = OutputName<S>> {
+  /** Cancels the run: it rejects with `ABORTED` at once, and ONNX Runtime stops between operators. */
+  signal?: AbortSignal;
+  /** Compute only these outputs. Default: all of them. */
+  outputNames?: readonly O[];
+  /**
+   * Write these outputs into the given tensors instead of new memory. Each must have the
+   * output's element type and exact shape. They are returned in the results as they are.
+   */
+  outputs?: { readonly [K in O]?: Tensor<S['outputs'][K]> };
+  /** This run's log level (printed to stderr). */
+  logSeverityLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /** A tag for this run's log messages. */
+  tag?: string;
+  /** Raw run configuration entries (keys of onnxruntime_run_options_config_keys.h). */
+  configEntries?: Record<string, string>;
+}
+
+/** Run options as the implementation sees them, whatever the signature. */
+type UntypedRunOptions = RunOptions<AnySignature, string>;
+
+const RUN_OPTION_NAMES = ['signal', 'outputNames', 'outputs', 'logSeverityLevel', 'tag', 'configEntries'];
+const LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'];
+
+/** A value's metadata plus what validating feeds against it needs. */
+interface Slot {
+  readonly index: number;
+  readonly meta: ValueMetadata;
+  readonly dtype: DTypeInfo | undefined;
+  /** Where the shape reads "[batch, 3, 48, 192]". */
+  readonly shape: string;
+}
+
+function toMetadata(info: NativeValueInfo): ValueMetadata {
+  return Object.freeze({
+    name: info.name,
+    kind: info.kind,
+    type: onnxTypeName(info.elementType),
+    dims: Object.freeze(info.dims),
+  });
+}
+
+function toSlot(info: NativeValueInfo, index: number): Slot {
+  return {
+    index,
+    meta: toMetadata(info),
+    dtype: info.kind === 'tensor' ? dtypeByOnnx[info.elementType] : undefined,
+    shape: `[${info.dims.map((d) => d ?? '?').join(', ')}]`,
+  };
+}
+
+/**
+ * A loaded model. Create one with {@link createSession}; release it with
+ * {@link Session.release} or `await using`.
+ *
+ * Runs may overlap: ONNX Runtime runs one session from many threads at once.
+ *
+ * @typeParam S - The model's signature; see {@link Signature}.
+ */
+export class Session<S extends Signature = AnySignature> implements AsyncDisposable {
+  /** The model's inputs, in the model's order. */
+  readonly inputs: readonly ValueMetadata[];
+  /** The model's outputs, in the model's order. */
+  readonly outputs: readonly ValueMetadata[];
+  /** The model's metadata. */
+  readonly metadata: ModelMetadata;
+  /** The input names, in the model's order. */
+  readonly inputNames: readonly string[];
+  /** The output names, in the model's order. */
+  readonly outputNames: readonly string[];
+
+  #native: NativeSession | undefined;
+  readonly #inputs: ReadonlyMap<string, Slot>;
+  readonly #outputs: ReadonlyMap<string, Slot>;
+  readonly #outputSlots: readonly Slot[];
+  /** The request for every output, ONNX Runtime allocating them: the common case, built once. */
+  readonly #allOutputs: NativeTensorList;
+
+  /** @internal Use {@link createSession}. */
+  constructor(handle: NativeSession, info: NativeModelInfo) {
+    this.#native = handle;
+    const inputs = info.inputs.map(toSlot);
+    const outputs = info.outputs.map(toSlot);
+    this.#inputs = new Map(inputs.map((s) => [s.meta.name, s]));
+    this.#outputs = new Map(outputs.map((s) => [s.meta.name, s]));
+    this.#outputSlots = outputs;
+    this.#allOutputs = Object.freeze(outputs.flatMap((s) => [s.index, 0, undefined, undefined]));
+    this.inputs = Object.freeze(inputs.map((s) => s.meta));
+    this.outputs = Object.freeze(outputs.map((s) => s.meta));
+    this.inputNames = Object.freeze(inputs.map((s) => s.meta.name));
+    this.outputNames = Object.freeze(outputs.map((s) => s.meta.name));
+    this.metadata = Object.freeze({ ...info.metadata, custom: Object.freeze(info.metadata.custom) });
+  }
+
+  /** Whether {@link Session.release} has been called. */
+  get released(): boolean {
+    return this.#native === undefined;
+  }
+
+  /**
+   * Runs the model on a thread of libuv's pool: the event loop stays free however long
+   * inference takes.
+   *
+   * Inputs are read in place: do not write to their arrays until the promise settles.
+   *
+   * @param feeds - A tensor for every input, by name.
+   * @param options - Outputs to compute or write into, an AbortSignal, log settings.
+   * @returns A tensor for each requested output, by name.
+   * @throws {@link OrtError} (as a rejection): `INVALID_INPUT_NAME`, `MISSING_INPUT`,
+   *   `INVALID_DTYPE`, `INVALID_SHAPE`, `INVALID_TENSOR`, `INVALID_OUTPUT_NAME`,
+   *   `SESSION_RELEASED`, `ABORTED`, or ONNX Runtime's own code when inference fails.
+   * @example
+   * ```ts
+   * const { probs } = await session.run({ x: tensor('float32', pixels, [1, 3, 48, 192]) });
+   * ```
+   */
+  run<O extends OutputName<S> = OutputName<S>>(feeds: Feeds<S>, options?: RunOptions<S, O>): Promise<Results<S, O>> {
+    let call: PreparedRun;
+    try {
+      call = this.#prepare(feeds, options as UntypedRunOptions | undefined);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const signal = options?.signal;
+    if (!signal) {
+      return call.session.run(call.inputs, call.outputs).then((flat) => this.#collect(flat, call) as Results<S, O>);
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        call.runOptions?.terminate();
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      call.session.run(call.inputs, call.outputs, call.runOptions).then(
+        (flat) => {
+          signal.removeEventListener('abort', onAbort);
+          if (!signal.aborted) resolve(this.#collect(flat, call) as Results<S, O>);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          if (!signal.aborted) reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * Runs the model on the calling thread. For short models and worker threads: unlike
+   * {@link Session.run}, it blocks the event loop for the whole inference.
+   *
+   * @param feeds - A tensor for every input, by name.
+   * @param options - As for {@link Session.run}; a signal is checked before the run only.
+   * @returns A tensor for each requested output, by name.
+   * @throws {@link OrtError}, as {@link Session.run} rejects.
+   */
+  runSync<O extends OutputName<S> = OutputName<S>>(feeds: Feeds<S>, options?: RunOptions<S, O>): Results<S, O> {
+    const call = this.#prepare(feeds, options as UntypedRunOptions | undefined);
+    return this.#collect(call.session.runSync(call.inputs, call.outputs, call.runOptions), call) as Results<S, O>;
+  }
+
+  /**
+   * Releases the session. New runs reject with `SESSION_RELEASED`; runs already in flight
+   * finish normally, and ONNX Runtime's memory is freed when the last of them, and the
+   * last output tensor they returned, is gone. Calling it again does nothing.
+   */
+  release(): void {
+    this.#native?.release();
+    this.#native = undefined;
+  }
+
+  /** Releases the session: `await using session = await createSession(...)`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+  }
+
+  /**
+   * Stops profiling (see {@link SessionOptions.profiling}) and writes the profile.
+   *
+   * @returns The profile file's path.
+   */
+  endProfiling(): string {
+    return this.#handle().endProfiling();
+  }
+
+  #handle(): NativeSession {
+    if (!this.#native) throw new OrtError('the session has been released', 'SESSION_RELEASED');
+    return this.#native;
+  }
+
+  /** Checks feeds and options, and flattens them for the native layer. */
+  #prepare(feeds: unknown, options: UntypedRunOptions | undefined): PreparedRun {
+    const session = this.#handle();
+    if (typeof feeds !== 'object' || feeds === null) {
+      throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
+    }
+    const inputs: unknown[] = [];
+    let fed = 0;
+    for (const name in feeds) {
+      const slot = this.#inputs.get(name);
+      if (!slot) {
+        throw new OrtError(
+          `the model has no input '${name}'; its inputs are: ${this.inputNames.join(', ')}`,
+          'INVALID_INPUT_NAME',
+        );
+      }
+      const t = (feeds as Record<string, unknown>)[name] as Tensor;
+      checkAgainst(t, slot, `input '${name}'`);
+      inputs.push(slot.index, slot.dtype!.onnx, t.dims, t.data);
+      fed++;
+    }
+    if (fed !== this.#inputs.size) {
+      const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
+      throw new OrtError(
+        `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}; the model needs: ${this.inputNames.join(', ')}`,
+        'MISSING_INPUT',
+      );
+    }
+    if (!options) return { session, inputs, outputs: this.#allOutputs, slots: this.#outputSlots, provided: undefined, runOptions: undefined };
+    return this.#prepareOptions(session, inputs, options);
+  }
+
+  #prepareOptions(session: NativeSession, inputs: unknown[], options: UntypedRunOptions): PreparedRun {
+    if (typeof options !== 'object') throw new OrtError('run options must be an object', 'INVALID_OPTION');
+    for (const key of Object.keys(options)) {
+      if (!RUN_OPTION_NAMES.includes(key)) {
+        throw new OrtError(`unknown run option '${key}'; valid ones are: ${RUN_OPTION_NAMES.join(', ')}`, 'INVALID_OPTION');
+      }
+    }
+    const provided = (options.outputs ?? {}) as Record<string, Tensor | undefined>;
+    if (typeof provided !== 'object' || provided === null) throw new OrtError('options.outputs must be an object of tensors', 'INVALID_OPTION');
+    for (const name of Object.keys(provided)) {
+      if (!this.#outputs.has(name)) {
+        throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
+      }
+    }
+    let slots = this.#outputSlots;
+    if (options.outputNames !== undefined) {
+      if (!Array.isArray(options.outputNames) || options.outputNames.length === 0) {
+        throw new OrtError('options.outputNames must be a non-empty array of output names', 'INVALID_OPTION');
+      }
+      slots = options.outputNames.map((name: string) => {
+        const slot = this.#outputs.get(name);
+        if (!slot) {
+          throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
+        }
+        return slot;
+      });
+      for (const name of Object.keys(provided)) {
+        if (!options.outputNames.includes(name)) {
+          throw new OrtError(`options.outputs has '${name}', which options.outputNames does not request`, 'INVALID_OPTION');
+        }
+      }
+    }
+    const outputs: unknown[] = [];
+    for (const slot of slots) {
+      const t = provided[slot.meta.name];
+      if (t === undefined) {
+        outputs.push(slot.index, 0, undefined, undefined);
+      } else {
+        checkAgainst(t, slot, `output '${slot.meta.name}'`);
+        outputs.push(slot.index, slot.dtype!.onnx, t.dims, t.data);
+      }
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new OrtError('options.signal must be an AbortSignal', 'INVALID_OPTION');
+    if (signal?.aborted) throw abortError(signal);
+    let runOptions;
+    if (signal || options.logSeverityLevel !== undefined || options.tag !== undefined || options.configEntries !== undefined) {
+      const level = options.logSeverityLevel === undefined ? undefined : LOG_LEVELS.indexOf(options.logSeverityLevel);
+      if (level === -1) throw new OrtError(`options.logSeverityLevel must be one of ${LOG_LEVELS.join(', ')}`, 'INVALID_OPTION');
+      if (options.tag !== undefined && typeof options.tag !== 'string') throw new OrtError('options.tag must be a string', 'INVALID_OPTION');
+      const entries = Object.entries(options.configEntries ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
+      runOptions = new (native().RunOptions)(level, options.tag, entries);
+    }
+    return { session, inputs, outputs, slots, provided, runOptions };
+  }
+
+  /** Builds the results from the native layer's flat [type, dims, data] list. */
+  #collect(flat: unknown[], call: PreparedRun): Record<string, AnyTensor> {
+    const results: Record<string, AnyTensor> = {};
+    const slots = call.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const name = slots[i].meta.name;
+      const given = call.provided?.[name];
+      if (given !== undefined) {
+        results[name] = given as AnyTensor;
+        continue;
+      }
+      const dtype = dtypeByOnnx[flat[i * 3] as number]!;
+      const data = flat[i * 3 + 2];
+      results[name] = {
+        type: dtype.name,
+        dims: flat[i * 3 + 1] as number[],
+        data: dtype.array ? new dtype.array(data as ArrayBuffer) : data,
+      } as AnyTensor;
+    }
+    return results;
+  }
+}
+
+interface PreparedRun {
+  session: NativeSession;
+  inputs: NativeTensorList;
+  outputs: NativeTensorList;
+  slots: readonly Slot[];
+  provided: Record<string, Tensor | undefined> | undefined;
+  runOptions: InstanceType<ReturnType<typeof native>['RunOptions']> | undefined;
+}
+
+/** Checks a tensor against a model input or output. */
+function checkAgainst(t: unknown, slot: Slot, what: string): void {
+  const expected = slot.dtype;
+  if (!expected) {
+    throw new OrtError(`${what} is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot pass`, 'NOT_IMPLEMENTED');
+  }
+  const dtype = checkTensor(t, what);
+  if (dtype !== expected) {
+    throw new OrtError(`${what} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
+  }
+  // A model that declares no shape reports rank 0: leave such inputs to ONNX Runtime.
+  const want = slot.meta.dims;
+  if (want.length === 0) return;
+  const dims = (t as Tensor).dims;
+  let fits = dims.length === want.length;
+  for (let i = 0; fits && i < want.length; i++) {
+    if (typeof want[i] === 'number' && want[i] !== dims[i]) fits = false;
+  }
+  if (!fits) {
+    throw new OrtError(`${what} expects shape ${slot.shape}, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
+  }
+}
+
+function abortError(signal: AbortSignal): OrtError {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  const err = new OrtError(`the run was aborted${reason}`, 'ABORTED');
+  (err as { cause?: unknown }).cause = signal.reason;
+  return err;
+}
+
+/**
+ * Loads a model. Loading (parsing, graph optimization, weight prepacking) runs off the
+ * JavaScript thread.
+ *
+ * @typeParam S - The model's signature, to type `run`; see {@link Signature}. Print it
+ *   with `npx onnx-native inspect MODEL --types`.
+ * @param model - An .onnx file's path, or its bytes.
+ * @param options - Threads, graph optimization, execution providers, and more.
+ * @returns The session.
+ * @throws {@link OrtError} (as a rejection): `MODEL_NOT_FOUND`, `MODEL_LOAD_FAILED` (with
+ *   ONNX Runtime's code in `ortCode`), `INVALID_OPTION`, `PROVIDER_UNAVAILABLE`,
+ *   `RUNTIME_LOAD_FAILED`.
+ * @example
+ * ```ts
+ * import { createSession, tensor } from 'onnx-native';
+ * await using session = await createSession('model.onnx', { intraOpNumThreads: 2 });
+ * const results = await session.run({ input: tensor('float32', data, [1, 3, 224, 224]) });
+ * ```
+ */
+export async function createSession<S extends Signature = AnySignature>(
+  model: string | Uint8Array,
+  options: SessionOptions = {},
+): Promise<Session<S>> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OrtError('options must be an object', 'INVALID_OPTION');
+  }
+  loadRuntime(options.runtimePath);
+  const nativeOptions = toNativeOptions(options, availableProviders());
+  let source: string | Uint8Array;
+  let what: string;
+  if (typeof model === 'string') {
+    const info = await stat(model).catch(() => undefined);
+    if (!info?.isFile()) throw new OrtError(`no model file at ${model}`, 'MODEL_NOT_FOUND');
+    source = model;
+    what = model;
+  } else if (model instanceof Uint8Array) {
+    if (model.byteLength === 0) throw new OrtError('the model buffer is empty', 'MODEL_LOAD_FAILED');
+    source = model;
+    what = `a ${model.byteLength}-byte buffer`;
+  } else {
+    throw new OrtError(`model must be a file path or a Uint8Array, got ${typeof model}`, 'INVALID_ARGUMENT');
+  }
+  try {
+    const { session, info } = await native().createSession(source, nativeOptions);
+    return new Session<S>(session, info);
+  } catch (err) {
+    if (!isOrtError(err)) throw err;
+    throw new OrtError(`cannot load the model from ${what}: ${err.message}`, 'MODEL_LOAD_FAILED', err.code as OrtStatusCode);
+  }
+}

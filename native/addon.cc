@@ -1,0 +1,90 @@
+// Module entry: registers the classes and functions lib/binding.ts sees.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "runtime.h"
+#include "run_options.h"
+#include "session.h"
+
+namespace onnx_native {
+
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data != nullptr && !data->errorClass.IsEmpty()) {
+    return Napi::Error(env, data->errorClass.New({Napi::String::New(env, message), Napi::String::New(env, code)}));
+  }
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", code);
+  return error;
+}
+
+namespace {
+
+// loadRuntime(path) => { path, version, apiVersion }
+Napi::Value JS_LoadRuntime(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    if (!info[0].IsString()) throw BindingError("INVALID_ARGUMENT", "path must be a string");
+    const Runtime& runtime = LoadRuntime(info[0].As<Napi::String>().Utf8Value());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("path", runtime.path);
+    out.Set("version", runtime.version);
+    out.Set("apiVersion", ORT_API_VERSION);
+    return out;
+  });
+}
+
+// availableProviders() => string[]: the execution providers the loaded library has.
+Napi::Value JS_AvailableProviders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    CurrentRuntime();
+    char** names = nullptr;
+    int count = 0;
+    Check(Api().GetAvailableProviders(&names, &count));
+    Napi::Array out = Napi::Array::New(env, count);
+    for (int i = 0; i < count; ++i) out[static_cast<uint32_t>(i)] = Napi::String::New(env, names[i]);
+    Check(Api().ReleaseAvailableProviders(names, count));
+    return out;
+  });
+}
+
+// configure(errorClass, elementSizes): lib/ hands over its error class and dtype table.
+void JS_Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction() || !info[1].IsArray()) {
+    throw Napi::TypeError::New(env, "configure(errorClass, elementSizes)");
+  }
+  AddonData& data = AddonData::Of(env);
+  data.errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  Napi::Array sizes = info[1].As<Napi::Array>();
+  data.elementSizes.assign(sizes.Length(), 0);
+  for (uint32_t i = 0; i < sizes.Length(); ++i) {
+    data.elementSizes[i] = sizes.Get(i).ToNumber().Uint32Value();
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Node deletes the data when this environment (main thread or worker) shuts down.
+  env.SetInstanceData(std::make_unique<AddonData>().release());
+  AddonData& data = AddonData::Of(env);
+
+  Napi::Function session = NativeSession::Define(env);
+  data.sessionClass = Napi::Persistent(session);
+  Napi::Function runOptions = RunOptions::Define(env);
+  data.runOptionsClass = Napi::Persistent(runOptions);
+
+  exports.Set("loadRuntime", Napi::Function::New<JS_LoadRuntime>(env, "loadRuntime"));
+  exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
+  exports.Set("configure", Napi::Function::New<JS_Configure>(env, "configure"));
+  exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
+  exports.Set("RunOptions", runOptions);
+  exports.Set("apiVersion", Napi::Number::New(env, ORT_API_VERSION));
+  return exports;
+}
+
+}  // namespace
+}  // namespace onnx_native
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return onnx_native::Init(env, exports); }
+NODE_API_MODULE(onnx_native, InitModule)

@@ -1,0 +1,91 @@
+#include "runtime.h"
+
+#include <mutex>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
+namespace onnx_native {
+namespace {
+
+std::mutex g_mutex;
+// Written once under g_mutex, then only read. Deliberately never destroyed: ONNX
+// Runtime tears down its own globals at exit in an order we do not control, and
+// releasing the environment after them crashes; the OS reclaims everything anyway.
+const Runtime* g_runtime = nullptr;
+
+using GetApiBaseFn = const OrtApiBase*(ORT_API_CALL*)();
+
+GetApiBaseFn OpenLibrary(const std::string& path) {
+#ifdef _WIN32
+  std::wstring wide(path.begin(), path.end());
+  HMODULE lib = LoadLibraryExW(wide.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  if (lib == nullptr) {
+    throw BindingError("RUNTIME_LOAD_FAILED",
+                       "LoadLibrary failed with error " + std::to_string(GetLastError()));
+  }
+  auto fn = reinterpret_cast<GetApiBaseFn>(GetProcAddress(lib, "OrtGetApiBase"));
+#else
+  // RTLD_LOCAL keeps ONNX Runtime's symbols out of the global namespace, so another
+  // copy loaded by someone else (onnxruntime-node, say) cannot be picked up by mistake.
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = dlerror();
+    throw BindingError("RUNTIME_LOAD_FAILED", why != nullptr ? why : "dlopen failed");
+  }
+  auto fn = reinterpret_cast<GetApiBaseFn>(dlsym(lib, "OrtGetApiBase"));
+#endif
+  if (fn == nullptr) {
+    throw BindingError("RUNTIME_LOAD_FAILED",
+                       "the library has no OrtGetApiBase symbol: it is not ONNX Runtime");
+  }
+  return fn;
+}
+
+}  // namespace
+
+const Runtime& LoadRuntime(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_runtime != nullptr) {
+    if (g_runtime->path != path) {
+      throw BindingError("RUNTIME_CONFLICT", "ONNX Runtime is already loaded from " +
+                                                 g_runtime->path + "; one process can use one copy");
+    }
+    return *g_runtime;
+  }
+
+  const OrtApiBase* base = OpenLibrary(path)();
+  std::string version = base->GetVersionString();
+  const OrtApi* api = base->GetApi(ORT_API_VERSION);
+  if (api == nullptr) {
+    throw BindingError("RUNTIME_TOO_OLD", "ONNX Runtime " + version + " does not serve API version " +
+                                              std::to_string(ORT_API_VERSION) + " (ONNX Runtime 1." +
+                                              std::to_string(ORT_API_VERSION) + " or newer does)");
+  }
+  SetApi(api);
+
+  OrtEnv* env = nullptr;
+  Check(api->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "onnx-native", &env));
+  EnvPtr envOwner(env);
+  OrtMemoryInfo* cpu = nullptr;
+  Check(api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &cpu));
+  MemoryInfoPtr cpuOwner(cpu);
+
+  auto runtime = std::make_unique<Runtime>(
+      Runtime{path, version, api, envOwner.release(), cpuOwner.release()});
+  g_runtime = runtime.release();
+  return *g_runtime;
+}
+
+const Runtime& CurrentRuntime() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_runtime == nullptr) {
+    throw BindingError("RUNTIME_NOT_LOADED", "ONNX Runtime has not been loaded yet");
+  }
+  return *g_runtime;
+}
+
+}  // namespace onnx_native

@@ -1,0 +1,151 @@
+#include "session.h"
+
+#include <optional>
+#include <string>
+
+#include "addon_data.h"
+#include "run_job.h"
+#include "run_options.h"
+#include "runtime.h"
+#include "session_options.h"
+
+namespace onnx_native {
+namespace {
+
+// Loads a model on libuv's thread pool: CreateSession can take seconds (graph
+// optimization, weight prepacking), far too long for the JavaScript thread.
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, Napi::Value model, SessionOptionsPtr options)
+      : Napi::AsyncWorker(env, "onnx-native:load"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        options_(std::move(options)) {
+    if (model.IsString()) {
+      path_ = model.As<Napi::String>().Utf8Value();
+    } else if (model.IsTypedArray() && model.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      Napi::Uint8Array bytes = model.As<Napi::Uint8Array>();
+      fromBytes_ = true;
+      bytes_ = bytes.Data();
+      length_ = bytes.ByteLength();
+      model_ = Napi::Persistent(model.As<Napi::Object>());  // read by Execute
+    } else {
+      throw BindingError("INVALID_ARGUMENT", "model must be a path or a Uint8Array");
+    }
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      const Runtime& runtime = CurrentRuntime();
+      OrtSession* raw = nullptr;
+      if (fromBytes_) {
+        Check(Api().CreateSessionFromArray(runtime.env, bytes_, length_, options_.get(), &raw));
+      } else {
+        Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), options_.get(), &raw));
+      }
+      auto core = std::make_shared<SessionCore>();
+      core->session.reset(raw);
+      core->info = ReadModelInfo(raw);
+      for (const ValueInfo& v : core->info.inputs) core->inputNames.push_back(v.name.c_str());
+      for (const ValueInfo& v : core->info.outputs) core->outputNames.push_back(v.name.c_str());
+      core_ = std::move(core);
+    } catch (const BindingError& e) {
+      failure_ = e;
+      SetError(e.what());
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("session", AddonData::Of(env).sessionClass.New({Napi::External<std::shared_ptr<SessionCore>>::New(env, &core_)}));
+    result.Set("info", ModelInfoToJs(env, core_->info));
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error&) override {
+    deferred_.Reject(MakeError(Env(), failure_->code(), failure_->what()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  SessionOptionsPtr options_;
+  std::string path_;
+  Napi::ObjectReference model_;
+  bool fromBytes_ = false;
+  const void* bytes_ = nullptr;
+  size_t length_ = 0;
+  std::shared_ptr<SessionCore> core_;
+  std::optional<BindingError> failure_;
+};
+
+}  // namespace
+
+Napi::Value CreateSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    CurrentRuntime();  // fail here, on the caller's stack, if nothing is loaded
+    if (!info[1].IsObject()) throw BindingError("INVALID_ARGUMENT", "options must be an object");
+    auto worker = std::make_unique<LoadWorker>(env, info[0], BuildSessionOptions(info[1].As<Napi::Object>()));
+    Napi::Promise promise = worker->Promise();
+    worker.release()->Queue();  // AsyncWorker deletes itself when done
+    return promise;
+  });
+}
+
+Napi::Function NativeSession::Define(Napi::Env env) {
+  return DefineClass(env, "NativeSession",
+                     {
+                         InstanceMethod<&NativeSession::JS_Run>("run"),
+                         InstanceMethod<&NativeSession::JS_RunSync>("runSync"),
+                         InstanceMethod<&NativeSession::JS_Release>("release"),
+                         InstanceMethod<&NativeSession::JS_EndProfiling>("endProfiling"),
+                     });
+}
+
+NativeSession::NativeSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSession>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "sessions are made by createSession()");
+  }
+  core_ = *info[0].As<Napi::External<std::shared_ptr<SessionCore>>>().Data();
+}
+
+const std::shared_ptr<SessionCore>& NativeSession::Core(Napi::Env) const {
+  if (!core_) throw BindingError("SESSION_RELEASED", "the session has been released");
+  return core_;
+}
+
+Napi::Value NativeSession::JS_Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto job = std::make_unique<RunJob>(env, Core(env), info[0], info[1], RunOptions::From(info[2]));
+    return QueueRun(env, std::move(job), info[0], info[1]);
+  });
+}
+
+Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    RunJob job(env, Core(env), info[0], info[1], RunOptions::From(info[2]));
+    job.Execute();
+    return job.Results(env);
+  });
+}
+
+void NativeSession::JS_Release(const Napi::CallbackInfo&) {
+  // Runs in flight and live output buffers hold their own references.
+  core_.reset();
+}
+
+Napi::Value NativeSession::JS_EndProfiling(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    char* path = nullptr;
+    Check(Api().SessionEndProfiling(Core(env)->session.get(), DefaultAllocator(), &path));
+    return Napi::String::New(env, TakeAllocatedString(path));
+  });
+}
+
+}  // namespace onnx_native

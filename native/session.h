@@ -1,0 +1,46 @@
+// A loaded model: the native half of lib/session.ts's Session.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "model_info.h"
+#include "ort_api.h"
+
+namespace onnx_native {
+
+// What a session's runs share. Held by the JavaScript object, by every run in flight
+// and by every output buffer whose memory the session's allocator may own, so that
+// release() never frees memory still in use: the OrtSession goes with the last holder.
+// Immutable once built, so it is safe to share across threads.
+struct SessionCore {
+  SessionPtr session;
+  ModelInfo info;
+  std::vector<const char*> inputNames;   // point into info
+  std::vector<const char*> outputNames;  // point into info
+};
+
+// JavaScript: createSession(model: string | Uint8Array, options) resolves to
+// { session: NativeSession, info: ModelInfo }. Loading runs off the JavaScript thread.
+Napi::Value CreateSession(const Napi::CallbackInfo& info);
+
+// JavaScript: run(inputs, outputs, runOptions?) => Promise<results>, runSync(...) =>
+// results, release(), endProfiling() => path. See run_job.h for the argument layout.
+class NativeSession : public Napi::ObjectWrap<NativeSession> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeSession(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value JS_Run(const Napi::CallbackInfo& info);
+  Napi::Value JS_RunSync(const Napi::CallbackInfo& info);
+  void JS_Release(const Napi::CallbackInfo& info);
+  Napi::Value JS_EndProfiling(const Napi::CallbackInfo& info);
+  const std::shared_ptr<SessionCore>& Core(Napi::Env env) const;
+
+  std::shared_ptr<SessionCore> core_;  // null once released
+};
+
+}  // namespace onnx_native

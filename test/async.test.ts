@@ -1,0 +1,122 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createSession, tensor } from '../lib/index';
+import { DET_MODEL, randomFloats, rejectsWith } from './helpers/common';
+import { reluModel } from './helpers/onnx-model';
+
+const Async = suite('runs off the JavaScript thread');
+
+/** A real input that takes PP-OCR det well over 100 ms on these machines. */
+const LONG_DIMS = [1, 3, 960, 960];
+const longInput = () => ({ x: tensor('float32', randomFloats(3 * 960 * 960, 5), LONG_DIMS) });
+
+Async('while a run of 100+ ms is in flight, a 1 ms timer never waits more than 10 ms', async () => {
+  // One intra-op thread leaves the event loop a core of its own on these 2-core
+  // machines: with ONNX Runtime's default pool busy on every core, it is the OS
+  // scheduler, not this package, that delays the timer (see README, "Threads").
+  const session = await createSession(DET_MODEL, { intraOpNumThreads: 1 });
+  const feeds = longInput();
+  await session.run(feeds); // warm-up: the first run allocates and plans memory
+  // A blocking binding blocks on every attempt; a noisy virtual machine now and then
+  // stalls a whole process for reasons of its own. Three attempts tell the two apart.
+  const attempts: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let last = performance.now();
+    let longestGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longestGap = Math.max(longestGap, now - last);
+      last = now;
+    }, 1);
+    const start = performance.now();
+    await session.run(feeds);
+    const runMs = performance.now() - start;
+    clearInterval(timer);
+    assert.ok(runMs >= 100, `the run took ${runMs.toFixed(1)} ms: too short to show anything`);
+    attempts.push(`${longestGap.toFixed(1)} ms in a ${runMs.toFixed(0)} ms run`);
+    if (longestGap <= 10) break;
+  }
+  session.release();
+  const last = attempts.at(-1)!;
+  assert.ok(Number.parseFloat(last) <= 10, `longest timer gap per attempt: ${attempts.join('; ')}`);
+});
+
+Async('concurrent runs on one session each get their own results', async () => {
+  const session = await createSession(reluModel());
+  const inputs = Array.from({ length: 16 }, (_, i) => Float32Array.from(randomFloats(1000, i + 1), (v) => v - 0.5));
+  const results = await Promise.all(inputs.map((data) => session.run({ x: tensor('float32', data) })));
+  results.forEach((r, i) => {
+    assert.equal(Array.from(r.y.data as Float32Array), Array.from(inputs[i], (v) => Math.max(0, v)));
+  });
+});
+
+Async('an AbortSignal rejects the run with ABORTED, and the session keeps working', async () => {
+  const session = await createSession(DET_MODEL);
+  const controller = new AbortController();
+  const started = performance.now();
+  const run = session.run(longInput(), { signal: controller.signal });
+  setTimeout(() => controller.abort(new Error('user gave up')), 20);
+  const err = await rejectsWith(() => run, 'ABORTED', /user gave up/);
+  const rejectedAfter = performance.now() - started;
+  assert.ok(rejectedAfter < 100, `rejected ${rejectedAfter.toFixed(0)} ms after starting: not at once`);
+  assert.instance(err.cause, Error);
+
+  // Already aborted: rejected before anything runs, sync or async.
+  const aborted = AbortSignal.abort();
+  await rejectsWith(() => session.run(longInput(), { signal: aborted }), 'ABORTED');
+  await rejectsWith(() => session.runSync(longInput(), { signal: aborted }), 'ABORTED');
+
+  // A signal that never fires changes nothing.
+  const { 'sigmoid_0.tmp_0': map } = await session.run(
+    { x: tensor('float32', randomFloats(3 * 64 * 64), [1, 3, 64, 64]) },
+    { signal: new AbortController().signal },
+  );
+  assert.equal(map.dims, [1, 1, 64, 64]);
+  session.release();
+});
+
+Async('ONNX Runtime really stops an aborted run (terminate flag), well before it would finish', () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'abort-terminates.ts')], {
+    env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+    encoding: 'utf8',
+  });
+  const { fullMs, afterAbortMs, abortedWith } = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | string>;
+  assert.is(abortedWith, 'ABORTED');
+  // Unstopped, the aborted run would hold the only libuv thread for about another
+  // fullMs - 20 ms, and the next run would take nearly 2 * fullMs.
+  assert.ok(
+    (afterAbortMs as number) < 1.5 * (fullMs as number),
+    `the run after the abort took ${Number(afterAbortMs).toFixed(0)} ms; a whole run takes ${Number(fullMs).toFixed(0)} ms`,
+  );
+});
+
+Async('release() during runs: runs in flight finish, new ones reject, outputs stay valid', async () => {
+  const session = await createSession(DET_MODEL);
+  const inFlight = [session.run(longInput()), session.run(longInput())];
+  session.release();
+  await rejectsWith(() => session.run(longInput()), 'SESSION_RELEASED');
+  const results = await Promise.all(inFlight);
+  for (const r of results) {
+    const map = r['sigmoid_0.tmp_0'];
+    assert.equal(map.dims, [1, 1, 960, 960]);
+    const data = map.data as Float32Array;
+    // Sigmoid output: every value in [0, 1], read after the session was released.
+    let inRange = true;
+    for (let i = 0; i < data.length; i += 997) inRange &&= data[i] >= 0 && data[i] <= 1;
+    assert.ok(inRange);
+  }
+});
+
+Async('results can be written into caller-provided output tensors', async () => {
+  const session = await createSession(reluModel([4]));
+  const out = tensor('float32', new Float32Array(4), [4]);
+  const results = await session.run({ x: tensor('float32', [-1, 2, -3, 4], [4]) }, { outputs: { y: out } });
+  assert.is(results.y, out);
+  assert.equal(Array.from(out.data), [0, 2, 0, 4]);
+  session.runSync({ x: tensor('float32', [5, -6, 7, -8], [4]) }, { outputs: { y: out } });
+  assert.equal(Array.from(out.data), [5, 0, 7, 0]);
+});
+
+Async.run();

@@ -1,0 +1,84 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createSession, tensor } from '../lib/index';
+import { identityModel, reluModel, T } from './helpers/onnx-model';
+
+const Memory = suite('no growth over long runs');
+
+/**
+ * Each run here returns a 64 KiB output. Leaking it, or the OrtValue behind it, would
+ * grow RSS by 64 KiB x 10,000 = 625 MiB; leaking even a 4 KiB structure per run (a
+ * MemoryInfo, a RunOptions, a reference) would add 39 MiB. Allocator caches, the JS
+ * heap settling and ONNX Runtime's arena account for a few MiB at most, so 32 MiB
+ * separates "flat" from "leaking" with room on both sides.
+ */
+const BOUND_MIB = 32;
+const RUNS = 10_000;
+const WARMUP = 2_000;
+const ELEMENTS = 16_384; // 64 KiB of float32
+
+const mib = (bytes: number) => bytes / 1024 / 1024;
+
+/** Collects garbage where the test runner allows it, and lets finalizers run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function growthOver(runs: number, once: (i: number) => unknown): Promise<number> {
+  for (let i = 0; i < WARMUP; i++) await once(i);
+  await settle();
+  const before = process.memoryUsage().rss;
+  for (let i = 0; i < runs; i++) await once(i);
+  // Let finalizers of collected output buffers run before measuring.
+  await settle();
+  return mib(process.memoryUsage().rss - before);
+}
+
+Memory(`10,000 async runs with 64 KiB outputs: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+  const session = await createSession(reluModel());
+  const x = tensor('float32', new Float32Array(ELEMENTS).fill(-1), [ELEMENTS]);
+  const growth = await growthOver(RUNS, () => session.run({ x }));
+  session.release();
+  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
+Memory(`10,000 runSync calls with abort signals and caller outputs: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+  const session = await createSession(reluModel());
+  const x = tensor('float32', new Float32Array(ELEMENTS).fill(2), [ELEMENTS]);
+  const out = tensor('float32', new Float32Array(ELEMENTS), [ELEMENTS]);
+  const growth = await growthOver(RUNS, (i) =>
+    i % 2 ? session.runSync({ x }, { signal: new AbortController().signal }) : session.run({ x }, { outputs: { y: out }, signal: new AbortController().signal }),
+  );
+  session.release();
+  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
+Memory(`10,000 string-tensor runs: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+  const session = await createSession(identityModel(T.STRING));
+  const words = tensor('string', Array.from({ length: 256 }, (_, i) => `word ${i} — ünïcödé`));
+  const growth = await growthOver(RUNS, () => session.run({ x: words }));
+  session.release();
+  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
+Memory(`300 sessions created and released: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+  const model = reluModel();
+  const x = tensor('float32', new Float32Array(ELEMENTS), [ELEMENTS]);
+  const cycle = async () => {
+    const session = await createSession(model);
+    await session.run({ x });
+    session.release();
+  };
+  for (let i = 0; i < 50; i++) await cycle();
+  await settle();
+  const before = process.memoryUsage().rss;
+  for (let i = 0; i < 300; i++) await cycle();
+  await settle();
+  const growth = mib(process.memoryUsage().rss - before);
+  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
+Memory.run();

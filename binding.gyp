@@ -13,6 +13,7 @@
         "native/ort_api.cc",
         "native/run_job.cc",
         "native/run_options.cc",
+        "native/run_pool.cc",
         "native/runtime.cc",
         "native/session.cc",
         "native/session_options.cc",

@@ -28,16 +28,14 @@ export interface NativeModelInfo {
   };
 }
 
-/** [index, elementType, dims, data] repeated; see native/run_job.h. */
-export type NativeTensorList = readonly unknown[];
-
 export interface NativeRunOptions {
   terminate(): void;
 }
 
+/** See native/run_job.h for the header layout and the results. */
 export interface NativeSession {
-  run(inputs: NativeTensorList, outputs: NativeTensorList, runOptions?: NativeRunOptions): Promise<unknown[]>;
-  runSync(inputs: NativeTensorList, outputs: NativeTensorList, runOptions?: NativeRunOptions): unknown[];
+  run(header: Float64Array, data: unknown[], runOptions?: NativeRunOptions): Promise<unknown[]>;
+  runSync(header: Float64Array, data: unknown[], runOptions?: NativeRunOptions): unknown[];
   release(): void;
   endProfiling(): string;
 }
@@ -63,6 +61,8 @@ export interface NativeAddon {
   apiVersion: number;
   loadRuntime(path: string): { path: string; version: string; apiVersion: number };
   availableProviders(): string[];
+  drainCompletions(): number;
+  setCompletionPolling(polling: boolean): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;
   RunOptions: new (logSeverityLevel?: number, tag?: string, configEntries?: [string, string][]) => NativeRunOptions;

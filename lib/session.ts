@@ -2,7 +2,9 @@
  * Sessions: a loaded model, its metadata, and runs that never block the event loop.
  */
 import { stat } from 'node:fs/promises';
-import { native, type NativeModelInfo, type NativeSession, type NativeTensorList, type NativeValueInfo } from './binding';
+import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
+import { pollForCompletions } from './completion-polling';
+import { runHeader } from './run-header';
 import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
 import { OrtError, isOrtError, type OrtStatusCode } from './errors';
 import { type SessionOptions, toNativeOptions } from './options';
@@ -114,8 +116,6 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   readonly #inputs: ReadonlyMap<string, Slot>;
   readonly #outputs: ReadonlyMap<string, Slot>;
   readonly #outputSlots: readonly Slot[];
-  /** The request for every output, ONNX Runtime allocating them: the common case, built once. */
-  readonly #allOutputs: NativeTensorList;
 
   /** @internal Use {@link createSession}. */
   constructor(handle: NativeSession, info: NativeModelInfo) {
@@ -125,7 +125,6 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     this.#inputs = new Map(inputs.map((s) => [s.meta.name, s]));
     this.#outputs = new Map(outputs.map((s) => [s.meta.name, s]));
     this.#outputSlots = outputs;
-    this.#allOutputs = Object.freeze(outputs.flatMap((s) => [s.index, 0, undefined, undefined]));
     this.inputs = Object.freeze(inputs.map((s) => s.meta));
     this.outputs = Object.freeze(outputs.map((s) => s.meta));
     this.inputNames = Object.freeze(inputs.map((s) => s.meta.name));
@@ -164,7 +163,9 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     }
     const signal = options?.signal;
     if (!signal) {
-      return call.session.run(call.inputs, call.outputs).then((flat) => this.#collect(flat, call) as Results<S, O>);
+      const pending = call.session.run(call.header, call.data);
+      pollForCompletions(native());
+      return pending.then((results) => this.#collect(results, call) as Results<S, O>);
     }
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
@@ -172,10 +173,12 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         reject(abortError(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      call.session.run(call.inputs, call.outputs, call.runOptions).then(
-        (flat) => {
+      const pending = call.session.run(call.header, call.data, call.runOptions);
+      pollForCompletions(native());
+      pending.then(
+        (results) => {
           signal.removeEventListener('abort', onAbort);
-          if (!signal.aborted) resolve(this.#collect(flat, call) as Results<S, O>);
+          if (!signal.aborted) resolve(this.#collect(results, call) as Results<S, O>);
         },
         (err: unknown) => {
           signal.removeEventListener('abort', onAbort);
@@ -196,7 +199,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    */
   runSync<O extends OutputName<S> = OutputName<S>>(feeds: Feeds<S>, options?: RunOptions<S, O>): Results<S, O> {
     const call = this.#prepare(feeds, options as UntypedRunOptions | undefined);
-    return this.#collect(call.session.runSync(call.inputs, call.outputs, call.runOptions), call) as Results<S, O>;
+    return this.#collect(call.session.runSync(call.header, call.data, call.runOptions), call) as Results<S, O>;
   }
 
   /**
@@ -228,13 +231,15 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     return this.#native;
   }
 
-  /** Checks feeds and options, and flattens them for the native layer. */
+  /** Checks feeds and options, and packs them for the native layer (native/run_job.h). */
   #prepare(feeds: unknown, options: UntypedRunOptions | undefined): PreparedRun {
     const session = this.#handle();
     if (typeof feeds !== 'object' || feeds === null) {
       throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
     }
-    const inputs: unknown[] = [];
+    const header = runHeader;
+    header.start();
+    const data: unknown[] = [];
     let fed = 0;
     for (const name in feeds) {
       const slot = this.#inputs.get(name);
@@ -246,7 +251,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       }
       const t = (feeds as Record<string, unknown>)[name] as Tensor;
       checkAgainst(t, slot, `input '${name}'`);
-      inputs.push(slot.index, slot.dtype!.onnx, t.dims, t.data);
+      header.tensor(slot.index, slot.dtype!.onnx, t.dims);
+      data.push(t.data);
       fed++;
     }
     if (fed !== this.#inputs.size) {
@@ -256,11 +262,14 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         'MISSING_INPUT',
       );
     }
-    if (!options) return { session, inputs, outputs: this.#allOutputs, slots: this.#outputSlots, provided: undefined, runOptions: undefined };
-    return this.#prepareOptions(session, inputs, options);
+    if (!options) {
+      for (const slot of this.#outputSlots) header.allocate(slot.index);
+      return { session, header: header.finish(fed, this.#outputSlots.length), data, slots: this.#outputSlots, provided: undefined, runOptions: undefined };
+    }
+    return this.#prepareOptions(session, fed, data, options);
   }
 
-  #prepareOptions(session: NativeSession, inputs: unknown[], options: UntypedRunOptions): PreparedRun {
+  #prepareOptions(session: NativeSession, fed: number, data: unknown[], options: UntypedRunOptions): PreparedRun {
     if (typeof options !== 'object') throw new OrtError('run options must be an object', 'INVALID_OPTION');
     for (const key of Object.keys(options)) {
       if (!RUN_OPTION_NAMES.includes(key)) {
@@ -292,14 +301,15 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         }
       }
     }
-    const outputs: unknown[] = [];
+    const header = runHeader;
     for (const slot of slots) {
       const t = provided[slot.meta.name];
       if (t === undefined) {
-        outputs.push(slot.index, 0, undefined, undefined);
+        header.allocate(slot.index);
       } else {
         checkAgainst(t, slot, `output '${slot.meta.name}'`);
-        outputs.push(slot.index, slot.dtype!.onnx, t.dims, t.data);
+        header.tensor(slot.index, slot.dtype!.onnx, t.dims);
+        data.push(t.data);
       }
     }
     const signal = options.signal;
@@ -313,36 +323,37 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       const entries = Object.entries(options.configEntries ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
       runOptions = new (native().RunOptions)(level, options.tag, entries);
     }
-    return { session, inputs, outputs, slots, provided, runOptions };
+    return { session, header: header.finish(fed, slots.length), data, slots, provided, runOptions };
   }
 
-  /** Builds the results from the native layer's flat [type, dims, data] list. */
-  #collect(flat: unknown[], call: PreparedRun): Record<string, AnyTensor> {
-    const results: Record<string, AnyTensor> = {};
+  /** Builds the results from the native layer's [meta, data...] (native/run_job.h). */
+  #collect(results: unknown[], call: PreparedRun): Record<string, AnyTensor> {
+    const out: Record<string, AnyTensor> = {};
+    const meta = results[0] as Float64Array;
     const slots = call.slots;
+    let at = 0;
     for (let i = 0; i < slots.length; i++) {
+      const type = meta[at++];
+      const rank = meta[at++];
       const name = slots[i].meta.name;
-      const given = call.provided?.[name];
-      if (given !== undefined) {
-        results[name] = given as AnyTensor;
+      if (type === 0) {
+        out[name] = call.provided![name] as AnyTensor;
         continue;
       }
-      const dtype = dtypeByOnnx[flat[i * 3] as number]!;
-      const data = flat[i * 3 + 2];
-      results[name] = {
-        type: dtype.name,
-        dims: flat[i * 3 + 1] as number[],
-        data: dtype.array ? new dtype.array(data as ArrayBuffer) : data,
-      } as AnyTensor;
+      const dims = new Array<number>(rank);
+      for (let d = 0; d < rank; d++) dims[d] = meta[at++];
+      const dtype = dtypeByOnnx[type]!;
+      const data = results[i + 1];
+      out[name] = { type: dtype.name, dims, data: dtype.array ? new dtype.array(data as ArrayBuffer) : data } as AnyTensor;
     }
-    return results;
+    return out;
   }
 }
 
 interface PreparedRun {
   session: NativeSession;
-  inputs: NativeTensorList;
-  outputs: NativeTensorList;
+  header: Float64Array;
+  data: unknown[];
   slots: readonly Slot[];
   provided: Record<string, Tensor | undefined> | undefined;
   runOptions: InstanceType<ReturnType<typeof native>['RunOptions']> | undefined;

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "run_pool.h"
 #include "runtime.h"
 #include "run_options.h"
 #include "session.h"
@@ -64,10 +65,19 @@ void JS_Configure(const Napi::CallbackInfo& info) {
   }
 }
 
+// drainCompletions() => runs still in flight; see run_pool.h.
+Napi::Value JS_DrainCompletions(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(DrainCompletions(info.Env())));
+}
+
+// setCompletionPolling(on); see run_pool.h.
+void JS_SetCompletionPolling(const Napi::CallbackInfo& info) { SetCompletionPolling(info.Env(), info[0].ToBoolean()); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Node deletes the data when this environment (main thread or worker) shuts down.
   env.SetInstanceData(std::make_unique<AddonData>().release());
   AddonData& data = AddonData::Of(env);
+  env.AddCleanupHook([env] { ShutdownCompletions(env); });
 
   Napi::Function session = NativeSession::Define(env);
   data.sessionClass = Napi::Persistent(session);
@@ -78,6 +88,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
   exports.Set("configure", Napi::Function::New<JS_Configure>(env, "configure"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
+  exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
+  exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));
   exports.Set("RunOptions", runOptions);
   exports.Set("apiVersion", Napi::Number::New(env, ORT_API_VERSION));
   return exports;

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,10 @@
 
 namespace onnx_native {
 
+class CompletionQueue;
+
 struct AddonData {
+  std::shared_ptr<CompletionQueue> completions;  // native/run_pool.h, made on first use
   Napi::FunctionReference errorClass;    // lib/errors.ts OrtError(message, code)
   Napi::FunctionReference sessionClass;  // native/session.h NativeSession
   Napi::FunctionReference runOptionsClass;

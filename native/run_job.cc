@@ -1,54 +1,88 @@
 #include "run_job.h"
 
-#include <optional>
+#include <cstring>
 #include <string>
 
 #include "addon_data.h"
+#include "run_pool.h"
 #include "session.h"
 #include "tensor.h"
 
 namespace onnx_native {
 namespace {
 
-Napi::Array FlatList(Napi::Value value, const char* what) {
-  if (!value.IsArray() || value.As<Napi::Array>().Length() % 4 != 0) {
-    throw BindingError("INVALID_ARGUMENT", std::string(what) + " must be a flat list of [index, type, dims, data]");
+// Reads the header written by lib/session.ts, checking every bound as it goes.
+class HeaderReader {
+ public:
+  HeaderReader(Napi::Env env, Napi::Value header) {
+    napi_typedarray_type type;
+    void* data = nullptr;
+    if (!header.IsTypedArray() ||
+        napi_get_typedarray_info(env, header, &type, &length_, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array) {
+      throw BindingError("INVALID_ARGUMENT", "the run header must be a Float64Array");
+    }
+    values_ = static_cast<const double*>(data);
   }
-  return value.As<Napi::Array>();
-}
 
-uint32_t IndexIn(Napi::Value value, size_t count, const char* code, const char* noun) {
-  double index = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
-  if (!(index >= 0 && index < static_cast<double>(count))) {
-    throw BindingError(code, std::string("no ") + noun + " at index " + value.ToString().Utf8Value());
+  double Next() {
+    if (position_ >= length_) throw BindingError("INVALID_ARGUMENT", "the run header is truncated");
+    return values_[position_++];
   }
-  return static_cast<uint32_t>(index);
-}
+
+  uint32_t Index(size_t count, const char* code, const char* noun) {
+    double index = Next();
+    if (!(index >= 0 && index < static_cast<double>(count))) {
+      throw BindingError(code, std::string("no ") + noun + " at index " + std::to_string(index));
+    }
+    return static_cast<uint32_t>(index);
+  }
+
+  // Element type, rank and dims.
+  int Tensor(SmallVector<int64_t, 8>& dims) {
+    int type = static_cast<int>(Next());
+    double rank = Next();
+    if (!(rank >= 0 && rank <= 64)) throw BindingError("INVALID_SHAPE", "bad rank in the run header");
+    for (int d = 0; d < static_cast<int>(rank); ++d) dims.push_back(static_cast<int64_t>(Next()));
+    return type;
+  }
+
+ private:
+  const double* values_ = nullptr;
+  size_t length_ = 0;
+  size_t position_ = 0;
+};
 
 }  // namespace
 
-RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value inputs, Napi::Value outputs,
+RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value header, Napi::Value data,
                std::shared_ptr<OrtRunOptions> runOptions)
     : core_(std::move(core)), runOptions_(std::move(runOptions)) {
-  Napi::Array in = FlatList(inputs, "inputs");
-  for (uint32_t i = 0; i < in.Length(); i += 4) {
-    uint32_t index = IndexIn(in.Get(i), core_->inputNames.size(), "INVALID_INPUT_NAME", "input");
-    int type = in.Get(i + 1).ToNumber().Int32Value();
+  if (!data.IsArray()) throw BindingError("INVALID_ARGUMENT", "the run data must be an array");
+  Napi::Array list = data.As<Napi::Array>();
+  uint32_t next = 0;
+  auto nextData = [&] {
+    if (next >= list.Length()) throw BindingError("INVALID_ARGUMENT", "the run data is missing a tensor");
+    return list.Get(next++);
+  };
+
+  HeaderReader reader(env, header);
+  double inputCount = reader.Next();
+  double outputCount = reader.Next();
+  for (double i = 0; i < inputCount; ++i) {
+    uint32_t index = reader.Index(core_->inputNames.size(), "INVALID_INPUT_NAME", "input");
+    SmallVector<int64_t, 8> dims;
+    int type = reader.Tensor(dims);
     inputNames_.push_back(core_->inputNames[index]);
-    inputOwners_.push_back(TensorFromJs(env, type, DimsFromJs(in.Get(i + 2)), in.Get(i + 3)));
+    inputOwners_.push_back(TensorFromJs(env, type, dims.data(), dims.size(), nextData()));
     inputs_.push_back(inputOwners_.back().get());
   }
-
-  Napi::Array out = FlatList(outputs, "outputs");
-  for (uint32_t i = 0; i < out.Length(); i += 4) {
-    uint32_t index = IndexIn(out.Get(i), core_->outputNames.size(), "INVALID_OUTPUT_NAME", "output");
-    int type = out.Get(i + 1).ToNumber().Int32Value();
+  for (double i = 0; i < outputCount; ++i) {
+    uint32_t index = reader.Index(core_->outputNames.size(), "INVALID_OUTPUT_NAME", "output");
+    SmallVector<int64_t, 8> dims;
+    int type = reader.Tensor(dims);
     outputNames_.push_back(core_->outputNames[index]);
-    if (type == 0) {
-      outputOwners_.emplace_back();
-    } else {
-      outputOwners_.push_back(TensorFromJs(env, type, DimsFromJs(out.Get(i + 2)), out.Get(i + 3)));
-    }
+    outputOwners_.push_back(type == 0 ? ValuePtr() : TensorFromJs(env, type, dims.data(), dims.size(), nextData()));
     providedByCaller_.push_back(type != 0);
     outputs_.push_back(outputOwners_.back().get());
   }
@@ -64,68 +98,43 @@ void RunJob::Execute() {
 }
 
 Napi::Array RunJob::Results(Napi::Env env) {
-  Napi::Array results = Napi::Array::New(env, outputs_.size() * 3);
+  Napi::Array results = Napi::Array::New(env, outputs_.size() + 1);
+  MetaList meta;
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (!providedByCaller_[i]) {
-      TensorToJs(env, std::move(outputOwners_[i]), core_, results, static_cast<uint32_t>(i * 3));
+    if (providedByCaller_[i]) {
+      meta.push_back(0);
+      meta.push_back(0);
+    } else {
+      results[static_cast<uint32_t>(i + 1)] = TensorToJs(env, std::move(outputOwners_[i]), core_, meta);
     }
   }
+  Napi::ArrayBuffer metaBuffer = Napi::ArrayBuffer::New(env, meta.size() * sizeof(double));
+  std::memcpy(metaBuffer.Data(), meta.data(), meta.size() * sizeof(double));
+  results[0u] = Napi::Float64Array::New(env, meta.size(), metaBuffer, 0);
   return results;
 }
 
 namespace {
 
-class RunWorker : public Napi::AsyncWorker {
+class RunTask : public PromiseTask {
  public:
-  RunWorker(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value inputs, Napi::Value outputs)
-      : Napi::AsyncWorker(env, "onnx-native:run"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        job_(std::move(job)),
-        inputs_(Napi::Persistent(inputs.As<Napi::Object>())),
-        outputs_(Napi::Persistent(outputs.As<Napi::Object>())) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  RunTask(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data)
+      : PromiseTask(env), job_(std::move(job)), data_(Napi::Persistent(data.As<Napi::Object>())) {}
 
  protected:
-  void Execute() override {
-    try {
-      job_->Execute();
-    } catch (const BindingError& e) {
-      failure_ = e;
-      SetError(e.what());
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(Guard(env, [&] { return job_->Results(env); }));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-
-  void OnError(const Napi::Error&) override {
-    deferred_.Reject(MakeError(Env(), failure_->code(), failure_->what()).Value());
-  }
+  void Run() override { job_->Execute(); }
+  Napi::Value Resolve(Napi::Env env) override { return job_->Results(env); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::unique_ptr<RunJob> job_;
-  // The arrays whose memory the job's tensors borrow: referenced until the run ends.
-  Napi::ObjectReference inputs_;
-  Napi::ObjectReference outputs_;
-  std::optional<BindingError> failure_;
+  // Holds the arrays whose memory the job's tensors borrow until the run ends.
+  Napi::ObjectReference data_;
 };
 
 }  // namespace
 
-Napi::Promise QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value inputs, Napi::Value outputs) {
-  // AsyncWorker deletes itself after OnOK/OnError, on the JavaScript thread.
-  auto worker = std::make_unique<RunWorker>(env, std::move(job), inputs, outputs);
-  Napi::Promise promise = worker->Promise();
-  worker.release()->Queue();
-  return promise;
+Napi::Promise QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data) {
+  return QueuePromiseTask(env, std::make_unique<RunTask>(env, std::move(job), data));
 }
 
 }  // namespace onnx_native

@@ -1,21 +1,25 @@
 // One inference call: everything Run needs, gathered on the JavaScript thread so that
 // the run itself can happen on any thread without touching JavaScript.
 //
-// Arguments from lib/session.ts, flattened so the native side reads no user objects:
-//   inputs:  [inputIndex, elementType, dims, data, ...]
-//   outputs: [outputIndex, elementType, dims, data, ...], elementType 0 (and no dims or
-//            data) for an output ONNX Runtime should allocate; otherwise the caller's
-//            TypedArray, which ONNX Runtime writes into.
-// Results: [elementType, dims, data, ...] per requested output, left empty for outputs
-// that were written into the caller's arrays.
+// Arguments from lib/session.ts, packed so that a call costs a few N-API calls, not a
+// few per dimension:
+//   header: Float64Array [inputCount, outputCount,
+//                         per input:  index, elementType, rank, dims...,
+//                         per output: index, elementType, rank, dims...]
+//           where an output's elementType is 0 (rank 0) when ONNX Runtime should
+//           allocate it, or the type of the caller's tensor to write into;
+//   data:   [each input's data, then each caller-provided output's data], in order.
+// Results: [meta, data of output 0, data of output 1, ...], where meta is a
+// Float64Array [per output: elementType, rank, dims...] and caller-provided outputs
+// have elementType 0 and undefined data.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
-#include <vector>
 
 #include "ort_api.h"
+#include "small_vector.h"
 
 namespace onnx_native {
 
@@ -24,26 +28,26 @@ struct SessionCore;
 class RunJob {
  public:
   // Wraps the inputs and caller-provided outputs; throws BindingError on bad arguments.
-  RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value inputs, Napi::Value outputs,
+  RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value header, Napi::Value data,
          std::shared_ptr<OrtRunOptions> runOptions);
 
-  void Execute();                           // any thread
-  Napi::Array Results(Napi::Env env);       // JavaScript thread, after Execute
+  void Execute();                      // any thread
+  Napi::Array Results(Napi::Env env);  // JavaScript thread, after Execute
 
  private:
   std::shared_ptr<SessionCore> core_;
   std::shared_ptr<OrtRunOptions> runOptions_;
-  std::vector<const char*> inputNames_;
-  std::vector<ValuePtr> inputOwners_;
-  std::vector<const OrtValue*> inputs_;
-  std::vector<const char*> outputNames_;
-  std::vector<ValuePtr> outputOwners_;   // caller-provided first, then what Run returns
-  std::vector<OrtValue*> outputs_;
-  std::vector<bool> providedByCaller_;
+  SmallVector<const char*, 4> inputNames_;
+  SmallVector<ValuePtr, 4> inputOwners_;
+  SmallVector<const OrtValue*, 4> inputs_;
+  SmallVector<const char*, 4> outputNames_;
+  SmallVector<ValuePtr, 4> outputOwners_;  // caller-provided, then what Run returns
+  SmallVector<OrtValue*, 4> outputs_;
+  SmallVector<uint8_t, 4> providedByCaller_;
 };
 
-// Runs a RunJob on libuv's thread pool and settles a promise with its results. It holds
-// the input and output arrays so the memory the job borrows outlives the run.
-Napi::Promise QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value inputs, Napi::Value outputs);
+// Runs a RunJob on the run pool (run_pool.h) and settles a promise with its results. It
+// holds the data array so the memory the job borrows outlives the run.
+Napi::Promise QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data);
 
 }  // namespace onnx_native

@@ -1,5 +1,6 @@
 #include "runtime.h"
 
+#include <atomic>
 #include <mutex>
 
 #ifdef _WIN32
@@ -11,11 +12,12 @@
 namespace onnx_native {
 namespace {
 
-std::mutex g_mutex;
-// Written once under g_mutex, then only read. Deliberately never destroyed: ONNX
-// Runtime tears down its own globals at exit in an order we do not control, and
-// releasing the environment after them crashes; the OS reclaims everything anyway.
-const Runtime* g_runtime = nullptr;
+std::mutex g_loadMutex;
+// Written once under g_loadMutex, then only read (on every run, hence no lock to read
+// it). Deliberately never destroyed: ONNX Runtime tears down its own globals at exit
+// in an order we do not control, and releasing the environment after them crashes;
+// the OS reclaims everything anyway.
+std::atomic<const Runtime*> g_runtime{nullptr};
 
 using GetApiBaseFn = const OrtApiBase*(ORT_API_CALL*)();
 
@@ -48,13 +50,13 @@ GetApiBaseFn OpenLibrary(const std::string& path) {
 }  // namespace
 
 const Runtime& LoadRuntime(const std::string& path) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_runtime != nullptr) {
-    if (g_runtime->path != path) {
-      throw BindingError("RUNTIME_CONFLICT", "ONNX Runtime is already loaded from " +
-                                                 g_runtime->path + "; one process can use one copy");
+  std::lock_guard<std::mutex> lock(g_loadMutex);
+  if (const Runtime* loaded = g_runtime.load()) {
+    if (loaded->path != path) {
+      throw BindingError("RUNTIME_CONFLICT", "ONNX Runtime is already loaded from " + loaded->path +
+                                                 "; one process can use one copy");
     }
-    return *g_runtime;
+    return *loaded;
   }
 
   const OrtApiBase* base = OpenLibrary(path)();
@@ -76,16 +78,16 @@ const Runtime& LoadRuntime(const std::string& path) {
 
   auto runtime = std::make_unique<Runtime>(
       Runtime{path, version, api, envOwner.release(), cpuOwner.release()});
-  g_runtime = runtime.release();
-  return *g_runtime;
+  g_runtime.store(runtime.release());
+  return *g_runtime.load();
 }
 
 const Runtime& CurrentRuntime() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_runtime == nullptr) {
+  const Runtime* runtime = g_runtime.load(std::memory_order_acquire);
+  if (runtime == nullptr) {
     throw BindingError("RUNTIME_NOT_LOADED", "ONNX Runtime has not been loaded yet");
   }
-  return *g_runtime;
+  return *runtime;
 }
 
 }  // namespace onnx_native

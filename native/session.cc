@@ -1,25 +1,23 @@
 #include "session.h"
 
-#include <optional>
 #include <string>
 
 #include "addon_data.h"
 #include "run_job.h"
 #include "run_options.h"
+#include "run_pool.h"
 #include "runtime.h"
 #include "session_options.h"
 
 namespace onnx_native {
 namespace {
 
-// Loads a model on libuv's thread pool: CreateSession can take seconds (graph
-// optimization, weight prepacking), far too long for the JavaScript thread.
-class LoadWorker : public Napi::AsyncWorker {
+// Loads a model on the run pool: CreateSession can take seconds (graph optimization,
+// weight prepacking), far too long for the JavaScript thread.
+class LoadTask : public PromiseTask {
  public:
-  LoadWorker(Napi::Env env, Napi::Value model, SessionOptionsPtr options)
-      : Napi::AsyncWorker(env, "onnx-native:load"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        options_(std::move(options)) {
+  LoadTask(Napi::Env env, Napi::Value model, SessionOptionsPtr options)
+      : PromiseTask(env), options_(std::move(options)) {
     if (model.IsString()) {
       path_ = model.As<Napi::String>().Utf8Value();
     } else if (model.IsTypedArray() && model.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
@@ -27,50 +25,38 @@ class LoadWorker : public Napi::AsyncWorker {
       fromBytes_ = true;
       bytes_ = bytes.Data();
       length_ = bytes.ByteLength();
-      model_ = Napi::Persistent(model.As<Napi::Object>());  // read by Execute
+      model_ = Napi::Persistent(model.As<Napi::Object>());  // read by Run
     } else {
       throw BindingError("INVALID_ARGUMENT", "model must be a path or a Uint8Array");
     }
   }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
  protected:
-  void Execute() override {
-    try {
-      const Runtime& runtime = CurrentRuntime();
-      OrtSession* raw = nullptr;
-      if (fromBytes_) {
-        Check(Api().CreateSessionFromArray(runtime.env, bytes_, length_, options_.get(), &raw));
-      } else {
-        Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), options_.get(), &raw));
-      }
-      auto core = std::make_shared<SessionCore>();
-      core->session.reset(raw);
-      core->info = ReadModelInfo(raw);
-      for (const ValueInfo& v : core->info.inputs) core->inputNames.push_back(v.name.c_str());
-      for (const ValueInfo& v : core->info.outputs) core->outputNames.push_back(v.name.c_str());
-      core_ = std::move(core);
-    } catch (const BindingError& e) {
-      failure_ = e;
-      SetError(e.what());
+  void Run() override {
+    const Runtime& runtime = CurrentRuntime();
+    OrtSession* raw = nullptr;
+    if (fromBytes_) {
+      Check(Api().CreateSessionFromArray(runtime.env, bytes_, length_, options_.get(), &raw));
+    } else {
+      Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), options_.get(), &raw));
     }
+    auto core = std::make_shared<SessionCore>();
+    core->session.reset(raw);
+    core->info = ReadModelInfo(raw);
+    for (const ValueInfo& v : core->info.inputs) core->inputNames.push_back(v.name.c_str());
+    for (const ValueInfo& v : core->info.outputs) core->outputNames.push_back(v.name.c_str());
+    core_ = std::move(core);
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
+  Napi::Value Resolve(Napi::Env env) override {
     Napi::Object result = Napi::Object::New(env);
-    result.Set("session", AddonData::Of(env).sessionClass.New({Napi::External<std::shared_ptr<SessionCore>>::New(env, &core_)}));
+    auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core_);
+    result.Set("session", AddonData::Of(env).sessionClass.New({external}));
     result.Set("info", ModelInfoToJs(env, core_->info));
-    deferred_.Resolve(result);
-  }
-
-  void OnError(const Napi::Error&) override {
-    deferred_.Reject(MakeError(Env(), failure_->code(), failure_->what()).Value());
+    return result;
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   SessionOptionsPtr options_;
   std::string path_;
   Napi::ObjectReference model_;
@@ -78,7 +64,6 @@ class LoadWorker : public Napi::AsyncWorker {
   const void* bytes_ = nullptr;
   size_t length_ = 0;
   std::shared_ptr<SessionCore> core_;
-  std::optional<BindingError> failure_;
 };
 
 }  // namespace
@@ -88,10 +73,7 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     CurrentRuntime();  // fail here, on the caller's stack, if nothing is loaded
     if (!info[1].IsObject()) throw BindingError("INVALID_ARGUMENT", "options must be an object");
-    auto worker = std::make_unique<LoadWorker>(env, info[0], BuildSessionOptions(info[1].As<Napi::Object>()));
-    Napi::Promise promise = worker->Promise();
-    worker.release()->Queue();  // AsyncWorker deletes itself when done
-    return promise;
+    return QueuePromiseTask(env, std::make_unique<LoadTask>(env, info[0], BuildSessionOptions(info[1].As<Napi::Object>())));
   });
 }
 
@@ -121,7 +103,7 @@ Napi::Value NativeSession::JS_Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     auto job = std::make_unique<RunJob>(env, Core(env), info[0], info[1], RunOptions::From(info[2]));
-    return QueueRun(env, std::move(job), info[0], info[1]);
+    return QueueRun(env, std::move(job), info[1]);
   });
 }
 

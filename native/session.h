@@ -26,7 +26,7 @@ struct SessionCore {
 // { session: NativeSession, info: ModelInfo }. Loading runs off the JavaScript thread.
 Napi::Value CreateSession(const Napi::CallbackInfo& info);
 
-// JavaScript: run(inputs, outputs, runOptions?) => Promise<results>, runSync(...) =>
+// JavaScript: run(header, data, runOptions?) => Promise<results>, runSync(...) =>
 // results, release(), endProfiling() => path. See run_job.h for the argument layout.
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:

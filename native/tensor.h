@@ -13,23 +13,24 @@
 #include <vector>
 
 #include "ort_api.h"
+#include "small_vector.h"
 
 namespace onnx_native {
 
 struct SessionCore;
 
-// Reads a dims array of non-negative integers (lib/ has validated it).
-std::vector<int64_t> DimsFromJs(Napi::Value dims);
+// Element type, rank and dims of each output, flattened, on their way to lib/.
+using MetaList = SmallVector<double, 32>;
 
-// An OrtValue of `elementType` and `dims` over `data`: a TypedArray whose memory the
-// value borrows (the caller keeps the array alive while the value is in use), or, for
-// strings, an array of JavaScript strings that is copied.
-ValuePtr TensorFromJs(Napi::Env env, int elementType, const std::vector<int64_t>& dims, Napi::Value data);
+// An OrtValue of `elementType` and shape `dims[0..rank)` over `data`: a TypedArray whose
+// memory the value borrows (the caller keeps the array alive while the value is in
+// use), or, for strings, an array of JavaScript strings that is copied.
+ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
 
-// Writes [elementType, dims, data] of `value` into out[at..at+2]. Numeric data is an
-// ArrayBuffer over the value's own memory, which keeps `owner` (the session whose
-// allocator may own that memory) alive until the buffer is collected.
-void TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, Napi::Array out,
-                uint32_t at);
+// The data of `value` for JavaScript; appends its element type, rank and dims to `meta`.
+// Numeric data is an ArrayBuffer: over the value's own memory, which then keeps `owner`
+// (the session whose allocator may own that memory) alive until the buffer is
+// collected; or, for small outputs, a copy (see kCopyUpToBytes).
+Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, MetaList& meta);
 
 }  // namespace onnx_native

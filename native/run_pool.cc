@@ -1,0 +1,268 @@
+#include "run_pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "addon_data.h"
+
+namespace onnx_native {
+
+class CompletionQueue {
+ public:
+  explicit CompletionQueue(Napi::Env env) : env_(env) {
+    napi_value name = Napi::String::New(env, "onnx-native:completions");
+    // Unreferenced while idle, so an idle addon never keeps the process alive.
+    if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this, &Drain,
+                                        &tsfn_) != napi_ok ||
+        napi_unref_threadsafe_function(env, tsfn_) != napi_ok) {
+      throw Napi::Error::New(env, "cannot create the completion channel");
+    }
+  }
+
+  // JavaScript thread, when the environment shuts down: waits for its tasks still on
+  // the pool (runs read JavaScript memory), then drops, here on the JavaScript thread,
+  // the finished ones that never got to complete.
+  void Shutdown() {
+    std::vector<std::unique_ptr<PoolTask>> dropped;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      idle_.wait(lock, [this] { return onPool_ == 0; });
+      dropped.swap(done_);
+      doneCount_.store(0);
+    }
+    dropped.clear();
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
+  }
+
+  // JavaScript thread.
+  void Started() {
+    if (inFlight_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++onPool_;
+  }
+
+  // Pool thread.
+  void Finished(std::unique_ptr<PoolTask> task) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.push_back(std::move(task));
+      doneCount_.store(done_.size(), std::memory_order_release);
+      --onPool_;
+      // While the JavaScript thread polls (SetPolling), it drains the queue itself: no
+      // wake-up needed. Otherwise one pending call drains everything queued before it.
+      wake = !polling_ && !drainPending_;
+      drainPending_ = drainPending_ || wake;
+    }
+    idle_.notify_all();
+    if (wake) napi_call_threadsafe_function(tsfn_, this, napi_tsfn_nonblocking);
+  }
+
+  // JavaScript thread: completes every finished task. Returns how many are still in
+  // flight.
+  size_t DrainNow(napi_env env) {
+    Drain(env, nullptr, this, nullptr);
+    return inFlight_;
+  }
+
+  // JavaScript thread. Turning polling off drains once more, so that a task finished
+  // while the flag was still set is not left waiting.
+  void SetPolling(napi_env env, bool polling) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      polling_ = polling;
+    }
+    if (!polling) DrainNow(env);
+  }
+
+ private:
+  static void Drain(napi_env env, napi_value, void* context, void* fromTsfn) {
+    if (env == nullptr) return;  // shutting down: Shutdown() cleans up
+    auto* self = static_cast<CompletionQueue*>(context);
+    if (fromTsfn != nullptr) {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->drainPending_ = false;
+    }
+    std::vector<std::unique_ptr<PoolTask>> batch;
+    if (self->doneCount_.load(std::memory_order_acquire) == 0) return;
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      batch.swap(self->done_);
+      self->doneCount_.store(0, std::memory_order_relaxed);
+    }
+    Napi::Env jsEnv(env);
+    for (auto& task : batch) {
+      Napi::HandleScope scope(jsEnv);
+      task->Complete(jsEnv);
+      task.reset();
+      if (--self->inFlight_ == 0) napi_unref_threadsafe_function(env, self->tsfn_);
+    }
+  }
+
+  napi_env env_;
+  napi_threadsafe_function tsfn_ = nullptr;
+  size_t inFlight_ = 0;  // JavaScript thread only: queued and not yet completed
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  size_t onPool_ = 0;  // under mutex_: queued and not yet executed
+  bool drainPending_ = false;
+  bool polling_ = false;
+  std::vector<std::unique_ptr<PoolTask>> done_;
+  std::atomic<size_t> doneCount_{0};  // done_.size(), readable without the lock
+};
+
+namespace {
+
+// Tells the CPU this is a spin-wait (cheaper for the sibling hyperthread, and no
+// memory-order mis-speculation when the flag changes).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// How long an idle thread keeps looking for work before it sleeps.
+constexpr auto kSpin = std::chrono::microseconds(500);
+
+// The pool itself is process-wide: ONNX Runtime's sessions are shared by every
+// environment, and so is the CPU. Deliberately never destroyed (threads are detached
+// at exit); the OS reclaims it.
+class Pool {
+ public:
+  static Pool& Instance() {
+    static Pool* pool = std::make_unique<Pool>().release();
+    return *pool;
+  }
+
+  Pool() {
+    size_t size = 4;
+    if (const char* env = std::getenv("ONNX_NATIVE_RUN_THREADS")) {
+      long n = std::strtol(env, nullptr, 10);
+      if (n > 0 && n <= 256) size = static_cast<size_t>(n);
+    }
+    for (size_t i = 0; i < size; ++i) std::thread([this] { Work(); }).detach();
+  }
+
+  void Push(std::unique_ptr<PoolTask> task, std::shared_ptr<CompletionQueue> completions) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back({std::move(task), std::move(completions)});
+      pending_.store(true, std::memory_order_release);
+    }
+    if (!spinning_.load(std::memory_order_acquire)) wake_.notify_one();
+  }
+
+ private:
+  struct Item {
+    std::unique_ptr<PoolTask> task;
+    std::shared_ptr<CompletionQueue> completions;
+  };
+
+  bool TryPop(Item& item) {
+    if (!pending_.load(std::memory_order_acquire)) return false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.empty()) return false;
+    item = std::move(queue_.front());
+    queue_.pop_front();
+    pending_.store(!queue_.empty(), std::memory_order_release);
+    return true;
+  }
+
+  // One idle thread at a time spins on `pending_`; the rest sleep.
+  bool SpinForWork() {
+    bool expected = false;
+    if (!spinning_.compare_exchange_strong(expected, true)) return false;
+    auto until = std::chrono::steady_clock::now() + kSpin;
+    bool found = false;
+    for (unsigned i = 1; !(found = pending_.load(std::memory_order_acquire)); ++i) {
+      CpuRelax();
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
+    }
+    spinning_.store(false, std::memory_order_release);
+    return found;
+  }
+
+  void Work() {
+    Item item;
+    for (;;) {
+      if (!TryPop(item) && !(SpinForWork() && TryPop(item))) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return !queue_.empty(); });
+        continue;
+      }
+      item.task->Execute();
+      item.completions->Finished(std::move(item.task));
+      item.completions.reset();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Item> queue_;
+  std::atomic<bool> pending_{false};
+  std::atomic<bool> spinning_{false};
+};
+
+}  // namespace
+
+void PromiseTask::Execute() {
+  try {
+    Run();
+  } catch (const BindingError& e) {
+    failure_ = e;
+  } catch (const std::exception& e) {
+    failure_ = BindingError("FAIL", e.what());
+  }
+}
+
+void PromiseTask::Complete(Napi::Env env) {
+  if (failure_) {
+    deferred_.Reject(MakeError(env, failure_->code(), failure_->what()).Value());
+    return;
+  }
+  try {
+    deferred_.Resolve(Guard(env, [&] { return Resolve(env); }));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  }
+}
+
+Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task) {
+  Napi::Promise promise = task->Promise();
+  QueueOnPool(env, std::move(task));
+  return promise;
+}
+
+size_t DrainCompletions(Napi::Env env) {
+  auto& completions = AddonData::Of(env).completions;
+  return completions ? completions->DrainNow(env) : 0;
+}
+
+void SetCompletionPolling(Napi::Env env, bool polling) {
+  auto& completions = AddonData::Of(env).completions;
+  if (!completions) completions = std::make_shared<CompletionQueue>(env);
+  completions->SetPolling(env, polling);
+}
+
+void ShutdownCompletions(Napi::Env env) {
+  if (AddonData::Of(env).completions) AddonData::Of(env).completions->Shutdown();
+}
+
+void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task) {
+  std::shared_ptr<CompletionQueue>& completions = AddonData::Of(env).completions;
+  if (!completions) completions = std::make_shared<CompletionQueue>(env);
+  completions->Started();
+  Pool::Instance().Push(std::move(task), completions);
+}
+
+}  // namespace onnx_native

@@ -1,0 +1,72 @@
+// The threads that run inference, and the way results get back to JavaScript.
+//
+// Runs do not use libuv's thread pool: a long inference there would hold up the fs,
+// dns and crypto work that shares its four threads. The pool's own threads also spin
+// for a moment when they run out of work (one at a time), so that a run queued right
+// after another starts at once instead of waiting for a thread to wake up: on small
+// models the wake-up costs more than the inference.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <optional>
+
+#include "ort_api.h"
+
+namespace onnx_native {
+
+// One unit of work: Execute() runs on a pool thread and must not touch JavaScript;
+// Complete() then runs on the JavaScript thread of the environment that queued it, and
+// the task is destroyed there (so it may own JavaScript references).
+class PoolTask {
+ public:
+  virtual ~PoolTask() = default;
+  virtual void Execute() = 0;
+  virtual void Complete(Napi::Env env) = 0;
+};
+
+// A task that settles a promise: Run() on the pool, then Resolve() on the JavaScript
+// thread; a BindingError thrown by either rejects the promise with lib/'s error class.
+class PromiseTask : public PoolTask {
+ public:
+  explicit PromiseTask(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() final;
+  void Complete(Napi::Env env) final;
+
+ protected:
+  virtual void Run() = 0;                            // pool thread
+  virtual Napi::Value Resolve(Napi::Env env) = 0;    // JavaScript thread
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::optional<BindingError> failure_;
+};
+
+// Where an environment's finished tasks wait for its JavaScript thread. One per
+// environment (main thread or worker), owned by its AddonData.
+class CompletionQueue;
+
+// Completes, on the JavaScript thread, every task of `env` that has finished; returns
+// how many are still in flight. lib/ calls it from setImmediate while runs are young:
+// waking a sleeping event loop costs tens of microseconds on virtual machines, more than
+// a small model's whole run, and a loop that is polling needs no wake-up.
+size_t DrainCompletions(Napi::Env env);
+
+// While polling is on, finished tasks wait for DrainCompletions instead of waking the
+// event loop. Turning it off drains once more.
+void SetCompletionPolling(Napi::Env env, bool polling);
+
+// Called once as `env` shuts down: waits for its tasks still on the pool.
+void ShutdownCompletions(Napi::Env env);
+
+// Queues `task` on the pool and returns its promise.
+Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task);
+
+// Queues `task` on the pool; its Complete() runs later on `env`'s JavaScript thread.
+// While tasks are in flight the environment's event loop stays alive.
+void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task);
+
+}  // namespace onnx_native

@@ -34,7 +34,7 @@ export interface NativeRunOptions {
 
 /** See native/run_job.h for the header layout and the results. */
 export interface NativeSession {
-  run(header: Float64Array, data: unknown[], runOptions?: NativeRunOptions): Promise<unknown[]>;
+  run(header: Float64Array, data: unknown[], callback: (error: Error | null, results?: unknown[]) => void, runOptions?: NativeRunOptions): void;
   runSync(header: Float64Array, data: unknown[], runOptions?: NativeRunOptions): unknown[];
   release(): void;
   endProfiling(): string;

@@ -162,29 +162,29 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       return Promise.reject(err);
     }
     const signal = options?.signal;
-    if (!signal) {
-      const pending = call.session.run(call.header, call.data);
-      pollForCompletions(native());
-      return pending.then((results) => this.#collect(results, call) as Results<S, O>);
-    }
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        call.runOptions?.terminate();
-        reject(abortError(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const pending = call.session.run(call.header, call.data, call.runOptions);
-      pollForCompletions(native());
-      pending.then(
-        (results) => {
-          signal.removeEventListener('abort', onAbort);
-          if (!signal.aborted) resolve(this.#collect(results, call) as Results<S, O>);
+      let onAbort: (() => void) | undefined;
+      if (signal) {
+        onAbort = () => {
+          call.runOptions?.terminate();
+          reject(abortError(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      call.session.run(
+        call.header,
+        call.data,
+        (error, results) => {
+          if (signal) {
+            signal.removeEventListener('abort', onAbort!);
+            if (signal.aborted) return; // already rejected
+          }
+          if (error) reject(error);
+          else resolve(this.#collect(results!, call) as Results<S, O>);
         },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          if (!signal.aborted) reject(err);
-        },
+        call.runOptions,
       );
+      pollForCompletions(native());
     });
   }
 
@@ -329,7 +329,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   /** Builds the results from the native layer's [meta, data...] (native/run_job.h). */
   #collect(results: unknown[], call: PreparedRun): Record<string, AnyTensor> {
     const out: Record<string, AnyTensor> = {};
-    const meta = results[0] as Float64Array;
+    const meta = (results[0] as Float64Array | undefined) ?? call.header;
     const slots = call.slots;
     let at = 0;
     for (let i = 0; i < slots.length; i++) {

@@ -1,6 +1,7 @@
 #include "run_job.h"
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "addon_data.h"
@@ -97,7 +98,7 @@ void RunJob::Execute() {
   }
 }
 
-Napi::Array RunJob::Results(Napi::Env env) {
+Napi::Array RunJob::Results(Napi::Env env, Napi::Value header) {
   Napi::Array results = Napi::Array::New(env, outputs_.size() + 1);
   MetaList meta;
   for (size_t i = 0; i < outputs_.size(); ++i) {
@@ -108,33 +109,75 @@ Napi::Array RunJob::Results(Napi::Env env) {
       results[static_cast<uint32_t>(i + 1)] = TensorToJs(env, std::move(outputOwners_[i]), core_, meta);
     }
   }
-  Napi::ArrayBuffer metaBuffer = Napi::ArrayBuffer::New(env, meta.size() * sizeof(double));
-  std::memcpy(metaBuffer.Data(), meta.data(), meta.size() * sizeof(double));
-  results[0u] = Napi::Float64Array::New(env, meta.size(), metaBuffer, 0);
+  // The meta goes into the caller's header when it fits (it nearly always does), which
+  // spares an ArrayBuffer per call: V8 makes each one a tracked backing store.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, header, &type, &length, &data, nullptr, nullptr) == napi_ok &&
+      type == napi_float64_array && length >= meta.size()) {
+    std::memcpy(data, meta.data(), meta.size() * sizeof(double));
+  } else {
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, meta.size() * sizeof(double));
+    std::memcpy(buffer.Data(), meta.data(), meta.size() * sizeof(double));
+    results[0u] = Napi::Float64Array::New(env, meta.size(), buffer, 0);
+  }
   return results;
 }
 
 namespace {
 
-class RunTask : public PromiseTask {
+// Runs a job on the pool, then calls back on the JavaScript thread. A callback, not a
+// promise: lib/ reads the results out of the header before anything else can reuse
+// it, and settles its own promise, one promise per run instead of two.
+class RunTask : public PoolTask {
  public:
-  RunTask(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data)
-      : PromiseTask(env), job_(std::move(job)), data_(Napi::Persistent(data.As<Napi::Object>())) {}
+  RunTask(std::unique_ptr<RunJob> job, Napi::Value header, Napi::Value data, Napi::Function callback)
+      : job_(std::move(job)),
+        header_(Napi::Persistent(header.As<Napi::Object>())),
+        data_(Napi::Persistent(data.As<Napi::Object>())),
+        callback_(Napi::Persistent(callback)) {}
 
- protected:
-  void Run() override { job_->Execute(); }
-  Napi::Value Resolve(Napi::Env env) override { return job_->Results(env); }
+  void Execute() override {
+    try {
+      job_->Execute();
+    } catch (const BindingError& e) {
+      failure_ = e;
+    } catch (const std::exception& e) {
+      failure_ = BindingError("FAIL", e.what());
+    }
+  }
+
+  void Complete(Napi::Env env) override {
+    Napi::Value error = env.Null();
+    Napi::Value results = env.Undefined();
+    if (failure_) {
+      error = MakeError(env, failure_->code(), failure_->what()).Value();
+    } else {
+      try {
+        results = Guard(env, [&] { return job_->Results(env, header_.Value()); });
+      } catch (const Napi::Error& e) {
+        error = e.Value();
+      }
+    }
+    callback_.Call({error, results});
+  }
 
  private:
   std::unique_ptr<RunJob> job_;
-  // Holds the arrays whose memory the job's tensors borrow until the run ends.
+  // The header and the arrays whose memory the job's tensors borrow stay referenced
+  // until the run ends.
+  Napi::ObjectReference header_;
   Napi::ObjectReference data_;
+  Napi::FunctionReference callback_;
+  std::optional<BindingError> failure_;
 };
 
 }  // namespace
 
-Napi::Promise QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data) {
-  return QueuePromiseTask(env, std::make_unique<RunTask>(env, std::move(job), data));
+void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value header, Napi::Value data,
+              Napi::Function callback) {
+  QueueOnPool(env, std::make_unique<RunTask>(std::move(job), header, data, callback));
 }
 
 }  // namespace onnx_native

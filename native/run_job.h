@@ -9,9 +9,11 @@
 //           where an output's elementType is 0 (rank 0) when ONNX Runtime should
 //           allocate it, or the type of the caller's tensor to write into;
 //   data:   [each input's data, then each caller-provided output's data], in order.
-// Results: [meta, data of output 0, data of output 1, ...], where meta is a
-// Float64Array [per output: elementType, rank, dims...] and caller-provided outputs
-// have elementType 0 and undefined data.
+// Results: [meta, data of output 0, data of output 1, ...]. Meta is [per output:
+// elementType, rank, dims...], with elementType 0 and undefined data for outputs
+// written into the caller's arrays; it is written over the header the call was given,
+// and results[0] is undefined, unless it does not fit there: then results[0] is a
+// Float64Array of its own.
 #pragma once
 
 #include <napi.h>
@@ -32,7 +34,7 @@ class RunJob {
          std::shared_ptr<OrtRunOptions> runOptions);
 
   void Execute();                      // any thread
-  Napi::Array Results(Napi::Env env);  // JavaScript thread, after Execute
+  Napi::Array Results(Napi::Env env, Napi::Value header);  // JavaScript thread, after Execute
 
  private:
   std::shared_ptr<SessionCore> core_;
@@ -46,8 +48,10 @@ class RunJob {
   SmallVector<uint8_t, 4> providedByCaller_;
 };
 
-// Runs a RunJob on the run pool (run_pool.h) and settles a promise with its results. It
-// holds the data array so the memory the job borrows outlives the run.
-Napi::Promise QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data);
+// Runs a RunJob on the run pool (run_pool.h), then calls callback(error, results) on
+// the JavaScript thread. Holds the header and data arrays until then, so the memory the
+// job borrows outlives the run.
+void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value header, Napi::Value data,
+              Napi::Function callback);
 
 }  // namespace onnx_native

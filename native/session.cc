@@ -99,11 +99,12 @@ const std::shared_ptr<SessionCore>& NativeSession::Core(Napi::Env) const {
   return core_;
 }
 
-Napi::Value NativeSession::JS_Run(const Napi::CallbackInfo& info) {
+void NativeSession::JS_Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    auto job = std::make_unique<RunJob>(env, Core(env), info[0], info[1], RunOptions::From(info[2]));
-    return QueueRun(env, std::move(job), info[1]);
+  Guard(env, [&] {
+    if (!info[2].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
+    auto job = std::make_unique<RunJob>(env, Core(env), info[0], info[1], RunOptions::From(info[3]));
+    QueueRun(env, std::move(job), info[0], info[1], info[2].As<Napi::Function>());
   });
 }
 
@@ -112,7 +113,7 @@ Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     RunJob job(env, Core(env), info[0], info[1], RunOptions::From(info[2]));
     job.Execute();
-    return job.Results(env);
+    return job.Results(env, info[0]);
   });
 }
 

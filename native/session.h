@@ -26,15 +26,16 @@ struct SessionCore {
 // { session: NativeSession, info: ModelInfo }. Loading runs off the JavaScript thread.
 Napi::Value CreateSession(const Napi::CallbackInfo& info);
 
-// JavaScript: run(header, data, runOptions?) => Promise<results>, runSync(...) =>
-// results, release(), endProfiling() => path. See run_job.h for the argument layout.
+// JavaScript: run(header, data, callback, runOptions?), calling callback(error, results)
+// later; runSync(header, data, runOptions?) => results; release(); endProfiling() =>
+// path. See run_job.h for the header, data and results.
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit NativeSession(const Napi::CallbackInfo& info);
 
  private:
-  Napi::Value JS_Run(const Napi::CallbackInfo& info);
+  void JS_Run(const Napi::CallbackInfo& info);
   Napi::Value JS_RunSync(const Napi::CallbackInfo& info);
   void JS_Release(const Napi::CallbackInfo& info);
   Napi::Value JS_EndProfiling(const Napi::CallbackInfo& info);

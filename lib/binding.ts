@@ -34,8 +34,8 @@ export interface NativeRunOptions {
 
 /** See native/run_job.h for the header layout and the results. */
 export interface NativeSession {
-  run(header: Float64Array, data: unknown[], callback: (error: Error | null, results?: unknown[]) => void, runOptions?: NativeRunOptions): void;
-  runSync(header: Float64Array, data: unknown[], runOptions?: NativeRunOptions): unknown[];
+  run(data: unknown[], callback: (error: Error | null, results?: unknown[]) => void, runOptions?: NativeRunOptions): void;
+  runSync(data: unknown[], runOptions?: NativeRunOptions): unknown[] | undefined;
   release(): void;
   endProfiling(): string;
 }
@@ -61,6 +61,7 @@ export interface NativeAddon {
   apiVersion: number;
   loadRuntime(path: string): { path: string; version: string; apiVersion: number };
   availableProviders(): string[];
+  setRunHeader(header: Float64Array): void;
   drainCompletions(): number;
   setCompletionPolling(polling: boolean): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;

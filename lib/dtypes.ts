@@ -35,7 +35,10 @@ export type TensorData = TensorDataMap[ElementType];
 /** The element types whose data is a TypedArray (all but `string`). */
 export type NumericElementType = Exclude<ElementType, 'string'>;
 
-type TypedArrayConstructor = { new (length: number): TensorData; new (buffer: ArrayBuffer): TensorData };
+type TypedArrayConstructor = {
+  new (length: number): TensorData;
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TensorData;
+};
 
 /** @internal One row of the table. */
 export interface DTypeInfo {

@@ -5,12 +5,12 @@ import { stat } from 'node:fs/promises';
 import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
 import { pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
-import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
+import { type DTypeInfo, type ElementType, type TensorData, dtypeByOnnx, onnxTypeName } from './dtypes';
 import { OrtError, isOrtError, type OrtStatusCode } from './errors';
 import { type SessionOptions, toNativeOptions } from './options';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
-import { type AnyTensor, type Tensor, checkTensor } from './tensor';
+import { type AnyTensor, type Tensor, checkTensor, label } from './tensor';
 
 /** One input or output of a model. */
 export interface ValueMetadata {
@@ -124,7 +124,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     const outputs = info.outputs.map(toSlot);
     this.#inputs = new Map(inputs.map((s) => [s.meta.name, s]));
     this.#outputs = new Map(outputs.map((s) => [s.meta.name, s]));
-    this.#outputSlots = outputs;
+    // By default, every output this package can return: the tensors.
+    this.#outputSlots = outputs.filter((s) => s.dtype !== undefined);
     this.inputs = Object.freeze(inputs.map((s) => s.meta));
     this.outputs = Object.freeze(outputs.map((s) => s.meta));
     this.inputNames = Object.freeze(inputs.map((s) => s.meta.name));
@@ -172,7 +173,6 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         signal.addEventListener('abort', onAbort, { once: true });
       }
       call.session.run(
-        call.header,
         call.data,
         (error, results) => {
           if (signal) {
@@ -199,7 +199,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    */
   runSync<O extends OutputName<S> = OutputName<S>>(feeds: Feeds<S>, options?: RunOptions<S, O>): Results<S, O> {
     const call = this.#prepare(feeds, options as UntypedRunOptions | undefined);
-    return this.#collect(call.session.runSync(call.header, call.data, call.runOptions), call) as Results<S, O>;
+    const results = call.runOptions ? call.session.runSync(call.data, call.runOptions) : call.session.runSync(call.data);
+    return this.#collect(results, call) as Results<S, O>;
   }
 
   /**
@@ -238,7 +239,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
     }
     const header = runHeader;
-    header.start();
+    header.start(native());
     const data: unknown[] = [];
     let fed = 0;
     for (const name in feeds) {
@@ -250,7 +251,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         );
       }
       const t = (feeds as Record<string, unknown>)[name] as Tensor;
-      checkAgainst(t, slot, `input '${name}'`);
+      checkAgainst(t, slot, 'input');
       header.tensor(slot.index, slot.dtype!.onnx, t.dims);
       data.push(t.data);
       fed++;
@@ -264,7 +265,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     }
     if (!options) {
       for (const slot of this.#outputSlots) header.allocate(slot.index);
-      return { session, header: header.finish(fed, this.#outputSlots.length), data, slots: this.#outputSlots, provided: undefined, runOptions: undefined };
+      header.finish(fed, this.#outputSlots.length);
+      return { session, data, slots: this.#outputSlots, provided: undefined, runOptions: undefined };
     }
     return this.#prepareOptions(session, fed, data, options);
   }
@@ -293,6 +295,9 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         if (!slot) {
           throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
         }
+        if (!slot.dtype) {
+          throw new OrtError(`output '${name}' is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot return`, 'NOT_IMPLEMENTED');
+        }
         return slot;
       });
       for (const name of Object.keys(provided)) {
@@ -307,7 +312,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       if (t === undefined) {
         header.allocate(slot.index);
       } else {
-        checkAgainst(t, slot, `output '${slot.meta.name}'`);
+        checkAgainst(t, slot, 'output');
         header.tensor(slot.index, slot.dtype!.onnx, t.dims);
         data.push(t.data);
       }
@@ -323,28 +328,45 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       const entries = Object.entries(options.configEntries ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
       runOptions = new (native().RunOptions)(level, options.tag, entries);
     }
-    return { session, header: header.finish(fed, slots.length), data, slots, provided, runOptions };
+    header.finish(fed, slots.length);
+    return { session, data, slots, provided, runOptions };
   }
 
-  /** Builds the results from the native layer's [meta, data...] (native/run_job.h). */
-  #collect(results: unknown[], call: PreparedRun): Record<string, AnyTensor> {
+  /** Builds the results from what the native layer returned (native/run_job.h). */
+  #collect(results: unknown[] | undefined, call: PreparedRun): Record<string, AnyTensor> {
     const out: Record<string, AnyTensor> = {};
-    const meta = (results[0] as Float64Array | undefined) ?? call.header;
+    const own = results?.[0] as Float64Array | undefined;
+    const meta = own ?? runHeader.buffer;
+    const inlineStart = meta[0] * 8;
     const slots = call.slots;
-    let at = 0;
+    let at = 1;
     for (let i = 0; i < slots.length; i++) {
       const type = meta[at++];
       const rank = meta[at++];
+      const dims = new Array<number>(rank);
+      let count = 1;
+      for (let d = 0; d < rank; d++) count *= dims[d] = meta[at++];
+      const inlineAt = meta[at++];
       const name = slots[i].meta.name;
       if (type === 0) {
         out[name] = call.provided![name] as AnyTensor;
         continue;
       }
-      const dims = new Array<number>(rank);
-      for (let d = 0; d < rank; d++) dims[d] = meta[at++];
       const dtype = dtypeByOnnx[type]!;
-      const data = results[i + 1];
-      out[name] = { type: dtype.name, dims, data: dtype.array ? new dtype.array(data as ArrayBuffer) : data } as AnyTensor;
+      let data: TensorData | string[];
+      if (inlineAt >= 0) {
+        // Copied off the header into a new array: one this small lives on V8's heap,
+        // with no backing store to allocate and track.
+        const view = (own ? new dtype.array!(own.buffer, own.byteOffset) : runHeader.view(dtype)) as Float32Array;
+        const from = (inlineStart + inlineAt * 8) / dtype.bytes;
+        const copy = new dtype.array!(count) as Float32Array;
+        for (let k = 0; k < count; k++) copy[k] = view[from + k];
+        data = copy;
+      } else {
+        const value = results![i + 1];
+        data = dtype.array ? new dtype.array(value as ArrayBuffer) : (value as string[]);
+      }
+      out[name] = { type: dtype.name, dims, data } as AnyTensor;
     }
     return out;
   }
@@ -352,7 +374,6 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
 
 interface PreparedRun {
   session: NativeSession;
-  header: Float64Array;
   data: unknown[];
   slots: readonly Slot[];
   provided: Record<string, Tensor | undefined> | undefined;
@@ -360,14 +381,15 @@ interface PreparedRun {
 }
 
 /** Checks a tensor against a model input or output. */
-function checkAgainst(t: unknown, slot: Slot, what: string): void {
+function checkAgainst(t: unknown, slot: Slot, role: 'input' | 'output'): void {
   const expected = slot.dtype;
+  const name = slot.meta.name;
   if (!expected) {
-    throw new OrtError(`${what} is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot pass`, 'NOT_IMPLEMENTED');
+    throw new OrtError(`${label(role, name)} is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot pass`, 'NOT_IMPLEMENTED');
   }
-  const dtype = checkTensor(t, what);
+  const dtype = checkTensor(t, role, name, expected);
   if (dtype !== expected) {
-    throw new OrtError(`${what} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
+    throw new OrtError(`${label(role, name)} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
   }
   // A model that declares no shape reports rank 0: leave such inputs to ONNX Runtime.
   const want = slot.meta.dims;
@@ -378,7 +400,7 @@ function checkAgainst(t: unknown, slot: Slot, what: string): void {
     if (typeof want[i] === 'number' && want[i] !== dims[i]) fits = false;
   }
   if (!fits) {
-    throw new OrtError(`${what} expects shape ${slot.shape}, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
+    throw new OrtError(`${label(role, name)} expects shape ${slot.shape}, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
   }
 }
 

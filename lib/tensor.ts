@@ -80,11 +80,11 @@ export function tensor<T extends ElementType>(
 }
 
 /** @internal The dtype for a type name, or an INVALID_DTYPE error. */
-export function dtypeOf(type: unknown, what: string): DTypeInfo {
+export function dtypeOf(type: unknown, role: string, name?: string): DTypeInfo {
   const dtype = typeof type === 'string' ? dtypeByName.get(type) : undefined;
   if (!dtype) {
     throw new OrtError(
-      `${what}: unknown element type ${JSON.stringify(type)}; expected one of ${elementTypes.join(', ')}`,
+      `${label(role, name)}: unknown element type ${JSON.stringify(type)}; expected one of ${elementTypes.join(', ')}`,
       'INVALID_DTYPE',
     );
   }
@@ -94,47 +94,53 @@ export function dtypeOf(type: unknown, what: string): DTypeInfo {
 /** Node 20 has no Float16Array; where one exists, it holds float16 data too. */
 const Float16ArrayClass = (globalThis as { Float16Array?: abstract new (...args: never[]) => unknown }).Float16Array;
 
+/** @internal How messages name a tensor: "input 'x'", or "tensor()" with no name. */
+export function label(role: string, name?: string): string {
+  return name === undefined ? role : `${role} '${name}'`;
+}
+
 /**
- * @internal Checks a tensor-like value's shape and returns its dtype. `what` names it
- * in messages ("input 'x'").
+ * @internal Checks a tensor-like value's shape and returns its dtype. `role` and `name`
+ * name it in messages (built only when there is something to say: this runs per call).
  */
-export function checkTensor(value: unknown, what: string): DTypeInfo {
+export function checkTensor(value: unknown, role: string, name?: string, expected?: DTypeInfo): DTypeInfo {
   if (typeof value !== 'object' || value === null) {
-    throw new OrtError(`${what} must be a tensor { type, dims, data }, got ${describeData(value)}`, 'INVALID_TENSOR');
+    throw new OrtError(`${label(role, name)} must be a tensor { type, dims, data }, got ${describeData(value)}`, 'INVALID_TENSOR');
   }
   const t = value as TensorLike;
-  const dtype = dtypeOf(t.type, what);
+  // The expected type is the common case, and needs no lookup.
+  const dtype = expected !== undefined && t.type === expected.name ? expected : dtypeOf(t.type, role, name);
   const data = t.data;
   if (dtype.array === null) {
     if (!Array.isArray(data) || !data.every((s) => typeof s === 'string')) {
-      throw new OrtError(`${what}: string data must be an array of strings, got ${describeData(data)}`, 'INVALID_DTYPE');
+      throw new OrtError(`${label(role, name)}: string data must be an array of strings, got ${describeData(data)}`, 'INVALID_DTYPE');
     }
     // ONNX Runtime takes strings as C strings: a NUL would silently cut one short.
     const cut = data.findIndex((s: string) => s.includes('\0'));
     if (cut !== -1) {
-      throw new OrtError(`${what}: string ${cut} contains U+0000, which ONNX Runtime strings cannot hold`, 'INVALID_TENSOR');
+      throw new OrtError(`${label(role, name)}: string ${cut} contains U+0000, which ONNX Runtime strings cannot hold`, 'INVALID_TENSOR');
     }
   } else if (!(data instanceof dtype.array) && !(dtype.name === 'float16' && Float16ArrayClass && data instanceof Float16ArrayClass)) {
     throw new OrtError(
-      `${what}: ${dtype.name} data must be a ${dtype.array.name}, got ${describeData(data)}`,
+      `${label(role, name)}: ${dtype.name} data must be a ${dtype.array.name}, got ${describeData(data)}`,
       'INVALID_DTYPE',
     );
   }
   const dims = t.dims;
   if (!Array.isArray(dims)) {
-    throw new OrtError(`${what}: dims must be an array of integers, got ${describeData(dims)}`, 'INVALID_SHAPE');
+    throw new OrtError(`${label(role, name)}: dims must be an array of integers, got ${describeData(dims)}`, 'INVALID_SHAPE');
   }
   let count = 1;
   for (const d of dims) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw new OrtError(`${what}: dims must be non-negative integers, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
+      throw new OrtError(`${label(role, name)}: dims must be non-negative integers, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
     }
     count *= d;
   }
   const length = (data as { length: number }).length;
   if (count !== length) {
     throw new OrtError(
-      `${what}: dims [${dims.join(', ')}] hold ${count} elements, but data has ${length}`,
+      `${label(role, name)}: dims [${dims.join(', ')}] hold ${count} elements, but data has ${length}`,
       'INVALID_SHAPE',
     );
   }

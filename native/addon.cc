@@ -65,6 +65,19 @@ void JS_Configure(const Napi::CallbackInfo& info) {
   }
 }
 
+// setRunHeader(Float64Array): the buffer lib/ packs each run's arguments into.
+void JS_SetRunHeader(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "setRunHeader(Float64Array)");
+  }
+  Napi::Float64Array header = info[0].As<Napi::Float64Array>();
+  AddonData& data = AddonData::Of(env);
+  data.runHeaderObject = Napi::Persistent(header.As<Napi::Object>());
+  data.runHeader = header.Data();
+  data.runHeaderLength = header.ElementLength();
+}
+
 // drainCompletions() => runs still in flight; see run_pool.h.
 Napi::Value JS_DrainCompletions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(DrainCompletions(info.Env())));
@@ -88,6 +101,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
   exports.Set("configure", Napi::Function::New<JS_Configure>(env, "configure"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
+  exports.Set("setRunHeader", Napi::Function::New<JS_SetRunHeader>(env, "setRunHeader"));
   exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
   exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));
   exports.Set("RunOptions", runOptions);

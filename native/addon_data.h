@@ -23,6 +23,10 @@ struct AddonData {
   // Bytes per element, indexed by ONNX element type; 0 where JavaScript has no
   // natural array for the type. Comes from lib/dtypes.ts, the one dtype table.
   std::vector<size_t> elementSizes;
+  // The run header (run_job.h) that lib/ rewrites before each run, and reads results from.
+  Napi::ObjectReference runHeaderObject;
+  double* runHeader = nullptr;
+  size_t runHeaderLength = 0;
 
   static AddonData& Of(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 };

@@ -15,15 +15,8 @@ namespace {
 // Reads the header written by lib/session.ts, checking every bound as it goes.
 class HeaderReader {
  public:
-  HeaderReader(Napi::Env env, Napi::Value header) {
-    napi_typedarray_type type;
-    void* data = nullptr;
-    if (!header.IsTypedArray() ||
-        napi_get_typedarray_info(env, header, &type, &length_, &data, nullptr, nullptr) != napi_ok ||
-        type != napi_float64_array) {
-      throw BindingError("INVALID_ARGUMENT", "the run header must be a Float64Array");
-    }
-    values_ = static_cast<const double*>(data);
+  explicit HeaderReader(const AddonData& data) : values_(data.runHeader), length_(data.runHeaderLength) {
+    if (values_ == nullptr) throw BindingError("INVALID_ARGUMENT", "no run header has been set");
   }
 
   double Next() {
@@ -56,7 +49,7 @@ class HeaderReader {
 
 }  // namespace
 
-RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value header, Napi::Value data,
+RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data,
                std::shared_ptr<OrtRunOptions> runOptions)
     : core_(std::move(core)), runOptions_(std::move(runOptions)) {
   if (!data.IsArray()) throw BindingError("INVALID_ARGUMENT", "the run data must be an array");
@@ -67,7 +60,7 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value hea
     return list.Get(next++);
   };
 
-  HeaderReader reader(env, header);
+  HeaderReader reader(AddonData::Of(env));
   double inputCount = reader.Next();
   double outputCount = reader.Next();
   for (double i = 0; i < inputCount; ++i) {
@@ -98,29 +91,46 @@ void RunJob::Execute() {
   }
 }
 
-Napi::Array RunJob::Results(Napi::Env env, Napi::Value header) {
-  Napi::Array results = Napi::Array::New(env, outputs_.size() + 1);
-  MetaList meta;
+Napi::Value RunJob::Results(Napi::Env env) {
+  OutputMeta out;
+  out.meta.push_back(0);  // becomes the meta's length
+  SmallVector<napi_value, 4> values;
+  bool anyValue = false;
   for (size_t i = 0; i < outputs_.size(); ++i) {
+    napi_value value = nullptr;
     if (providedByCaller_[i]) {
-      meta.push_back(0);
-      meta.push_back(0);
+      out.meta.push_back(0);
+      out.meta.push_back(0);
+      out.meta.push_back(-1);
     } else {
-      results[static_cast<uint32_t>(i + 1)] = TensorToJs(env, std::move(outputOwners_[i]), core_, meta);
+      value = TensorToJs(env, std::move(outputOwners_[i]), core_, out);
+      anyValue = anyValue || value != nullptr;
     }
+    values.push_back(value);
   }
-  // The meta goes into the caller's header when it fits (it nearly always does), which
-  // spares an ArrayBuffer per call: V8 makes each one a tracked backing store.
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, header, &type, &length, &data, nullptr, nullptr) == napi_ok &&
-      type == napi_float64_array && length >= meta.size()) {
-    std::memcpy(data, meta.data(), meta.size() * sizeof(double));
-  } else {
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, meta.size() * sizeof(double));
-    std::memcpy(buffer.Data(), meta.data(), meta.size() * sizeof(double));
-    results[0u] = Napi::Float64Array::New(env, meta.size(), buffer, 0);
+  out.meta[0] = static_cast<double>(out.meta.size());
+
+  // Meta and inline data go over the run header when they fit (they nearly always do),
+  // which spares an ArrayBuffer per call: V8 makes each one a tracked backing store.
+  const AddonData& addon = AddonData::Of(env);
+  size_t total = out.meta.size() + out.inlineWords.size();
+  napi_value own = nullptr;
+  double* target = addon.runHeader;
+  if (total > addon.runHeaderLength) {
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, total * sizeof(double));
+    own = Napi::Float64Array::New(env, total, buffer, 0);
+    target = static_cast<double*>(buffer.Data());
+  }
+  std::memcpy(target, out.meta.data(), out.meta.size() * sizeof(double));
+  if (out.inlineWords.size() > 0) {
+    std::memcpy(target + out.meta.size(), out.inlineWords.data(), out.inlineWords.size() * sizeof(double));
+  }
+  if (!anyValue && own == nullptr) return env.Undefined();
+
+  Napi::Array results = Napi::Array::New(env, outputs_.size() + 1);
+  if (own != nullptr) results[0u] = Napi::Value(env, own);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] != nullptr) results[static_cast<uint32_t>(i + 1)] = Napi::Value(env, values[i]);
   }
   return results;
 }
@@ -128,13 +138,12 @@ Napi::Array RunJob::Results(Napi::Env env, Napi::Value header) {
 namespace {
 
 // Runs a job on the pool, then calls back on the JavaScript thread. A callback, not a
-// promise: lib/ reads the results out of the header before anything else can reuse
-// it, and settles its own promise, one promise per run instead of two.
+// promise: lib/ reads the results out of the run header before anything else can
+// reuse it, and settles its own promise, one promise per run instead of two.
 class RunTask : public PoolTask {
  public:
-  RunTask(std::unique_ptr<RunJob> job, Napi::Value header, Napi::Value data, Napi::Function callback)
+  RunTask(std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback)
       : job_(std::move(job)),
-        header_(Napi::Persistent(header.As<Napi::Object>())),
         data_(Napi::Persistent(data.As<Napi::Object>())),
         callback_(Napi::Persistent(callback)) {}
 
@@ -155,7 +164,7 @@ class RunTask : public PoolTask {
       error = MakeError(env, failure_->code(), failure_->what()).Value();
     } else {
       try {
-        results = Guard(env, [&] { return job_->Results(env, header_.Value()); });
+        results = Guard(env, [&] { return job_->Results(env); });
       } catch (const Napi::Error& e) {
         error = e.Value();
       }
@@ -165,9 +174,7 @@ class RunTask : public PoolTask {
 
  private:
   std::unique_ptr<RunJob> job_;
-  // The header and the arrays whose memory the job's tensors borrow stay referenced
-  // until the run ends.
-  Napi::ObjectReference header_;
+  // The arrays whose memory the job's tensors borrow stay referenced until the run ends.
   Napi::ObjectReference data_;
   Napi::FunctionReference callback_;
   std::optional<BindingError> failure_;
@@ -175,9 +182,8 @@ class RunTask : public PoolTask {
 
 }  // namespace
 
-void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value header, Napi::Value data,
-              Napi::Function callback) {
-  QueueOnPool(env, std::make_unique<RunTask>(std::move(job), header, data, callback));
+void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback) {
+  QueueOnPool(env, std::make_unique<RunTask>(std::move(job), data, callback));
 }
 
 }  // namespace onnx_native

@@ -1,19 +1,24 @@
 // One inference call: everything Run needs, gathered on the JavaScript thread so that
 // the run itself can happen on any thread without touching JavaScript.
 //
-// Arguments from lib/session.ts, packed so that a call costs a few N-API calls, not a
-// few per dimension:
-//   header: Float64Array [inputCount, outputCount,
+// What lib/session.ts passes, packed so that a call costs a few N-API calls, not a few
+// per dimension:
+//   the run header: a Float64Array that lib/ registers once per thread (setRunHeader)
+//           and rewrites before each call: [inputCount, outputCount,
 //                         per input:  index, elementType, rank, dims...,
 //                         per output: index, elementType, rank, dims...]
 //           where an output's elementType is 0 (rank 0) when ONNX Runtime should
 //           allocate it, or the type of the caller's tensor to write into;
 //   data:   [each input's data, then each caller-provided output's data], in order.
-// Results: [meta, data of output 0, data of output 1, ...]. Meta is [per output:
-// elementType, rank, dims...], with elementType 0 and undefined data for outputs
-// written into the caller's arrays; it is written over the header the call was given,
-// and results[0] is undefined, unless it does not fit there: then results[0] is a
-// Float64Array of its own.
+// Results: meta, written over the run header, and JavaScript values:
+//   meta:    [metaLength, per output: elementType, rank, dims..., inlineAt], then the
+//            inline data. Outputs written into the caller's arrays read 0, 0, -1.
+//            inlineAt >= 0 places a small output's data in the meta buffer, that many
+//            8-byte words after the meta; -1 means its data is a JavaScript value.
+//   returns: undefined when no output needs a JavaScript value and the meta fit in the
+//            header; otherwise [ownMeta, data of output 0, data of output 1, ...], where
+//            ownMeta is a Float64Array holding the meta when it did not fit in the
+//            header (else undefined), and an output's data is set when inlineAt is -1.
 #pragma once
 
 #include <napi.h>
@@ -30,11 +35,10 @@ struct SessionCore;
 class RunJob {
  public:
   // Wraps the inputs and caller-provided outputs; throws BindingError on bad arguments.
-  RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value header, Napi::Value data,
-         std::shared_ptr<OrtRunOptions> runOptions);
+  RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data, std::shared_ptr<OrtRunOptions> runOptions);
 
   void Execute();                      // any thread
-  Napi::Array Results(Napi::Env env, Napi::Value header);  // JavaScript thread, after Execute
+  Napi::Value Results(Napi::Env env);  // JavaScript thread, after Execute
 
  private:
   std::shared_ptr<SessionCore> core_;
@@ -49,9 +53,8 @@ class RunJob {
 };
 
 // Runs a RunJob on the run pool (run_pool.h), then calls callback(error, results) on
-// the JavaScript thread. Holds the header and data arrays until then, so the memory the
-// job borrows outlives the run.
-void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value header, Napi::Value data,
-              Napi::Function callback);
+// the JavaScript thread. Holds the data array until then, so the memory the job
+// borrows outlives the run.
+void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback);
 
 }  // namespace onnx_native

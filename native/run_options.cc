@@ -31,7 +31,7 @@ RunOptions::RunOptions(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RunOpt
 }
 
 std::shared_ptr<OrtRunOptions> RunOptions::From(Napi::Value value) {
-  if (value.IsUndefined() || value.IsNull()) return nullptr;
+  if (value.IsEmpty() || value.IsUndefined()) return nullptr;
   Napi::FunctionReference& cls = AddonData::Of(value.Env()).runOptionsClass;
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(cls.Value())) {
     throw BindingError("INVALID_ARGUMENT", "runOptions must be a RunOptions object");

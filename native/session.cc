@@ -102,18 +102,18 @@ const std::shared_ptr<SessionCore>& NativeSession::Core(Napi::Env) const {
 void NativeSession::JS_Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
-    if (!info[2].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
-    auto job = std::make_unique<RunJob>(env, Core(env), info[0], info[1], RunOptions::From(info[3]));
-    QueueRun(env, std::move(job), info[0], info[1], info[2].As<Napi::Function>());
+    if (!info[1].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
+    auto job = std::make_unique<RunJob>(env, Core(env), info[0], RunOptions::From(info.Length() > 2 ? info[2] : Napi::Value()));
+    QueueRun(env, std::move(job), info[0], info[1].As<Napi::Function>());
   });
 }
 
 Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    RunJob job(env, Core(env), info[0], info[1], RunOptions::From(info[2]));
+    RunJob job(env, Core(env), info[0], RunOptions::From(info.Length() > 1 ? info[1] : Napi::Value()));
     job.Execute();
-    return job.Results(env, info[0]);
+    return job.Results(env);
   });
 }
 

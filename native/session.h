@@ -26,9 +26,9 @@ struct SessionCore {
 // { session: NativeSession, info: ModelInfo }. Loading runs off the JavaScript thread.
 Napi::Value CreateSession(const Napi::CallbackInfo& info);
 
-// JavaScript: run(header, data, callback, runOptions?), calling callback(error, results)
-// later; runSync(header, data, runOptions?) => results; release(); endProfiling() =>
-// path. See run_job.h for the header, data and results.
+// JavaScript: run(data, callback, runOptions?), calling callback(error, results) later;
+// runSync(data, runOptions?) => results; release(); endProfiling() => path. The rest of
+// each call is in the run header; see run_job.h.
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:
   static Napi::Function Define(Napi::Env env);

@@ -33,6 +33,10 @@ size_t TypedArrayElementSize(napi_typedarray_type type) {
 // whenever the garbage collector gets to it. Measured in bench/output-copy.ts.
 constexpr size_t kCopyUpToBytes = 16 * 1024;
 
+// Outputs up to this size travel inside the run header and lib/ copies them into a new
+// TypedArray, which V8 then keeps on its own heap: no backing store at all.
+constexpr size_t kInlineUpToBytes = 64;
+
 // What an output ArrayBuffer's finalizer frees: the OrtValue, and with it the last
 // reference to the session when the session was released before the buffer died.
 struct OutputOwner {
@@ -70,8 +74,7 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   napi_typedarray_type arrayType;
   size_t length = 0;
   void* pointer = nullptr;
-  if (!data.IsTypedArray() ||
-      napi_get_typedarray_info(env, data, &arrayType, &length, &pointer, nullptr, nullptr) != napi_ok) {
+  if (napi_get_typedarray_info(env, data, &arrayType, &length, &pointer, nullptr, nullptr) != napi_ok) {
     throw BindingError("INVALID_DTYPE", "tensor data must be a TypedArray");
   }
   size_t bytes = length * TypedArrayElementSize(arrayType);
@@ -85,13 +88,10 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   return ValuePtr(value);
 }
 
-Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, MetaList& meta) {
+napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out) {
+  // lib/ asks only for outputs the model declares as tensors; were one something else,
+  // GetTensorTypeAndShape would fail with a clear status.
   const OrtApi& api = Api();
-  ONNXType kind;
-  Check(api.GetValueType(value.get(), &kind));
-  if (kind != ONNX_TYPE_TENSOR) {
-    throw BindingError("NOT_IMPLEMENTED", "the output is not a tensor (sequence and map outputs are not supported)");
-  }
   OrtTensorTypeAndShapeInfo* rawInfo = nullptr;
   Check(api.GetTensorTypeAndShape(value.get(), &rawInfo));
   TensorTypeAndShapeInfoPtr info(rawInfo);
@@ -105,11 +105,13 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sess
   size_t count = 0;
   Check(api.GetTensorShapeElementCount(rawInfo, &count));
 
+  auto& meta = out.meta;
   meta.push_back(elementType);
   meta.push_back(static_cast<double>(rank));
   for (size_t d = 0; d < rank; ++d) meta.push_back(static_cast<double>(dims[d]));
 
   if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+    meta.push_back(-1);
     Napi::Array strings = Napi::Array::New(env, count);
     if (count > 0) {
       size_t total = 0;
@@ -132,9 +134,17 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sess
                        "the output has element type " + std::to_string(elementType) + ", which has no JavaScript array");
   }
   size_t bytes = count * elementSize;
-  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
   void* data = nullptr;
-  Check(api.GetTensorMutableData(value.get(), &data));
+  if (bytes > 0) Check(api.GetTensorMutableData(value.get(), &data));
+  if (bytes <= kInlineUpToBytes) {
+    meta.push_back(static_cast<double>(out.inlineWords.size()));
+    size_t words = (bytes + sizeof(double) - 1) / sizeof(double);
+    size_t at = out.inlineWords.size();
+    for (size_t w = 0; w < words; ++w) out.inlineWords.push_back(0);
+    if (bytes > 0) std::memcpy(&out.inlineWords[at], data, bytes);
+    return nullptr;
+  }
+  meta.push_back(-1);
 
   if (bytes <= kCopyUpToBytes) {
     Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);

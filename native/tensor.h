@@ -19,18 +19,24 @@ namespace onnx_native {
 
 struct SessionCore;
 
-// Element type, rank and dims of each output, flattened, on their way to lib/.
-using MetaList = SmallVector<double, 32>;
+// What a run's outputs send back besides JavaScript values: per output its element
+// type, rank, dims and where its data is (see run_job.h), and the data of outputs small
+// enough to travel inline, in 8-byte words.
+struct OutputMeta {
+  SmallVector<double, 32> meta;
+  SmallVector<double, 16> inlineWords;
+};
 
 // An OrtValue of `elementType` and shape `dims[0..rank)` over `data`: a TypedArray whose
 // memory the value borrows (the caller keeps the array alive while the value is in
 // use), or, for strings, an array of JavaScript strings that is copied.
 ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
 
-// The data of `value` for JavaScript; appends its element type, rank and dims to `meta`.
-// Numeric data is an ArrayBuffer: over the value's own memory, which then keeps `owner`
-// (the session whose allocator may own that memory) alive until the buffer is
-// collected; or, for small outputs, a copy (see kCopyUpToBytes).
-Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, MetaList& meta);
+// Describes `value` in `out` and returns its data for JavaScript: strings as an array;
+// numeric data of up to 64 bytes inline in `out` (and nullptr is returned); up to 16 KiB
+// as a copy in a new ArrayBuffer; beyond that, an ArrayBuffer over the value's own
+// memory, which then keeps `owner` (the session whose allocator may own that memory)
+// alive until the buffer is collected.
+napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out);
 
 }  // namespace onnx_native

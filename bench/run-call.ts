@@ -1,11 +1,15 @@
 /**
  * Per-call time of onnx-native's run() and runSync() against onnxruntime-node's run(),
  * side by side in one process, on a tiny model (Relu on 2 floats: all overhead) and on
- * PP-OCR's text-direction classifier (a real model, batch of 1). Plus the floor: the C
- * API called directly from C++ (bench/c_floor.cc) doing the same work per call.
+ * PP-OCR's text-direction classifier (a real model, batch of 1); and the floor: the C
+ * API called directly from C++ (bench/c_floor.cc), doing the same work per call.
  *
- * Medians of per-call samples (tinybench), tasks interleaved over several rounds so that
- * machine noise hits every task alike. Usage: npm run bench [-- --time MS --rounds N]
+ * Each round measures every contender, the floor included, one after another, so that
+ * the machine's slow and fast spells hit them alike; the table gives medians over the
+ * rounds of each task's median per-call time (tinybench), and the ratios and the
+ * runSync-to-floor difference are taken within each round first.
+ *
+ * Usage: npm run bench [-- --rounds N --time MS]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,86 +25,105 @@ const option = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const TIME_MS = option('time', 1500);
-const ROUNDS = option('rounds', 3);
+const ROUNDS = option('rounds', 5);
+const TIME_MS = option('time', 400);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** The C floor, median ns per call over `runs` runs of the program. */
-function cFloor(model: string, runtime: string, runs = 3): number {
+const RUN_SYNC = 'onnx-native runSync()';
+const RUN = 'onnx-native run()';
+const PEER = 'onnxruntime-node run()';
+const FLOOR = 'C API floor (bench/c_floor.cc)';
+
+function floorBinary(): string {
   const binary = join(BENCH_BUILD, 'c_floor');
   if (!existsSync(binary)) execFileSync(process.execPath, [join(root, 'scripts', 'build-floor.mjs')], { stdio: 'inherit' });
-  const results = Array.from({ length: runs }, () => {
-    const out = execFileSync(binary, [runtime, model, '200', '2000'], { encoding: 'utf8' });
-    return (JSON.parse(out) as { medianNsPerCall: number }).medianNsPerCall;
-  });
-  return median(results);
+  return binary;
+}
+
+/** One run of the C floor program: median µs per call. */
+function cFloorUs(binary: string, runtime: string, model: string): number {
+  const out = execFileSync(binary, [runtime, model, '100', '2000'], { encoding: 'utf8' });
+  return (JSON.parse(out) as { medianNsPerCall: number }).medianNsPerCall / 1000;
 }
 
 interface Case {
-  model: string;
   label: string;
+  model: string;
   input: { name: string; data: Float32Array; dims: number[] };
-  /** Same threads for every contender: the C floor uses 1 on the tiny model. */
+  /** Intra-op threads for every contender; the C floor uses 1. */
   threads?: number;
+  floor?: () => number;
 }
 
-async function measure(c: Case): Promise<Map<string, number[]>> {
-  const ours = await createSession(c.model, c.threads ? { intraOpNumThreads: c.threads } : {});
-  const peer = await ort.InferenceSession.create(c.model, c.threads ? { intraOpNumThreads: c.threads } : {});
+async function measure(c: Case): Promise<Record<string, number>[]> {
+  const options = c.threads ? { intraOpNumThreads: c.threads } : {};
+  const ours = await createSession(c.model, options);
+  const peer = await ort.InferenceSession.create(c.model, options);
   const feeds = { [c.input.name]: tensor('float32', c.input.data, c.input.dims) };
   const peerFeeds = { [c.input.name]: new ort.Tensor('float32', c.input.data, c.input.dims) };
-  // Sanity: the contenders compute the same thing.
+  // The contenders must compute the same thing.
   const a = ours.runSync(feeds)[ours.outputNames[0]].data as Float32Array;
   const b = (await peer.run(peerFeeds))[peer.outputNames[0]].data as Float32Array;
   if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]) > 1e-5)) throw new Error(`${c.label}: results differ`);
 
-  const samples = new Map<string, number[]>();
+  const rounds: Record<string, number>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS / 3, warmupTime: 100, subtractTimerOverhead: true });
+    const bench = new Bench({ time: TIME_MS, warmupTime: 50, subtractTimerOverhead: true });
     bench
-      .add('onnx-native runSync()', () => {
+      .add(RUN_SYNC, () => {
         ours.runSync(feeds);
       })
-      .add('onnx-native run()', async () => {
+      .add(RUN, async () => {
         await ours.run(feeds);
       })
-      .add('onnxruntime-node run()', async () => {
+      .add(PEER, async () => {
         await peer.run(peerFeeds);
       });
+    const result: Record<string, number> = {};
+    if (c.floor) result[FLOOR] = c.floor();
     await bench.run();
     for (const task of bench.tasks) {
-      const p50 = task.result && 'latency' in task.result ? task.result.latency.p50 : NaN;
-      samples.set(task.name, [...(samples.get(task.name) ?? []), p50 * 1000]);
+      if (task.result && 'latency' in task.result) result[task.name] = task.result.latency.p50 * 1000;
     }
+    rounds.push(result);
   }
   ours.release();
   await peer.release();
-  return samples;
+  return rounds;
 }
 
 (async () => {
   const runtime = loadRuntime();
-  console.log(`ONNX Runtime ${runtime.version} (${runtime.path}); Node ${process.version}; ${ROUNDS} rounds of ${TIME_MS} ms per case\n`);
-  const tinyPath = writeTinyModel();
-  const floorNs = cFloor(tinyPath, runtime.path);
+  console.log(`ONNX Runtime ${runtime.version} (${runtime.path}); Node ${process.version}; ${ROUNDS} rounds, ${TIME_MS} ms per task per round\n`);
+  const tiny = writeTinyModel();
+  const binary = floorBinary();
 
   const cases: Case[] = [
-    { model: tinyPath, label: 'tiny (Relu, 2 floats)', input: { name: 'x', data: new Float32Array([-1, 2]), dims: [2] }, threads: 1 },
-    { model: CLS_MODEL, label: 'PP-OCR cls, 1x3x48x192', input: { name: 'x', data: randomFloats(3 * 48 * 192, 3), dims: [1, 3, 48, 192] } },
+    {
+      label: 'tiny (Relu, 2 floats)',
+      model: tiny,
+      input: { name: 'x', data: new Float32Array([-1, 2]), dims: [2] },
+      threads: 1,
+      floor: () => cFloorUs(binary, runtime.path, tiny),
+    },
+    { label: 'PP-OCR cls 1x3x48x192', model: CLS_MODEL, input: { name: 'x', data: randomFloats(3 * 48 * 192, 3), dims: [1, 3, 48, 192] } },
   ];
   const rows: string[][] = [];
-  const report: Record<string, Record<string, number>> = {};
+  const summary: string[] = [];
   for (const c of cases) {
-    const samples = await measure(c);
-    const peerUs = median(samples.get('onnxruntime-node run()')!);
-    report[c.label] = {};
-    for (const [name, values] of samples) {
-      const us = median(values);
-      report[c.label][name] = us;
-      rows.push([c.label, name, us.toFixed(2), (us / peerUs).toFixed(2)]);
+    const rounds = await measure(c);
+    for (const name of [RUN_SYNC, RUN, PEER, FLOOR]) {
+      if (!(name in rounds[0])) continue;
+      const us = median(rounds.map((r) => r[name]));
+      const ratio = median(rounds.map((r) => r[name] / r[PEER]));
+      rows.push([c.label, name, us.toFixed(2), ratio.toFixed(2)]);
     }
-    if (c.threads === 1) rows.push([c.label, 'C API floor (bench/c_floor.cc)', (floorNs / 1000).toFixed(2), (floorNs / 1000 / peerUs).toFixed(2)]);
+    summary.push(`${c.label}: run() / onnxruntime-node run() = ${median(rounds.map((r) => r[RUN] / r[PEER])).toFixed(2)} (per round: ${rounds.map((r) => (r[RUN] / r[PEER]).toFixed(2)).join(', ')})`);
+    if (c.floor) {
+      const gaps = rounds.map((r) => r[RUN_SYNC] - r[FLOOR]);
+      summary.push(`${c.label}: runSync() - C floor = ${median(gaps).toFixed(2)} µs per call (per round: ${gaps.map((g) => g.toFixed(2)).join(', ')})`);
+    }
   }
   const header = ['model', 'call', 'median µs/call', 'x onnxruntime-node run()'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -108,8 +131,6 @@ async function measure(c: Case): Promise<Map<string, number[]>> {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   rows.forEach((r) => console.log(line(r)));
-
-  const tiny = report[cases[0].label];
-  console.log(`\nrunSync() - C floor on the tiny model: ${(tiny['onnx-native runSync()'] - floorNs / 1000).toFixed(2)} µs per call`);
-  console.log(`run() / onnxruntime-node run() on the tiny model: ${(tiny['onnx-native run()'] / tiny['onnxruntime-node run()']).toFixed(2)}`);
+  console.log();
+  summary.forEach((s) => console.log(s));
 })();

@@ -60,9 +60,11 @@ export function parseNpy(bytes: Uint8Array): AnyTensor {
   const dtype = dtypeByName.get(type)!;
   const byteLength = count * dtype.bytes;
   if (dataStart + byteLength > bytes.length) fail(`truncated: the header promises ${byteLength} bytes of data`);
-  // Copied into an aligned buffer of its own: the file's data may start at any offset.
-  const buffer = bytes.slice(dataStart, dataStart + byteLength).buffer;
-  return { type, dims, data: new dtype.array!(buffer) } as AnyTensor;
+  // Copied into an aligned buffer of its own: the file's data may start at any offset
+  // (and a Buffer's slice() is a view into a shared pool, not a copy).
+  const copy = new Uint8Array(byteLength);
+  copy.set(bytes.subarray(dataStart, dataStart + byteLength));
+  return { type, dims, data: new dtype.array!(copy.buffer) } as AnyTensor;
 }
 
 /** Serializes a tensor as an .npy file (format 1.0). */

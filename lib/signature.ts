@@ -36,10 +36,13 @@ export type TensorOf<T extends ElementType> = ElementType extends T ? AnyTensor 
 /** The output names of a signature. */
 export type OutputName<S extends Signature> = Extract<keyof S['outputs'], string>;
 
-/** What `run` takes: a tensor for every input. */
+/**
+ * What `run` takes: a tensor for every input. A typed session wants each input's exact
+ * element type; an untyped one takes any `{ type, dims, data }` (checked at run time).
+ */
 export type Feeds<S extends Signature> = string extends keyof S['inputs']
   ? Record<string, TensorLike>
-  : { [K in keyof S['inputs']]: Tensor<S['inputs'][K]> | TensorLike };
+  : { [K in keyof S['inputs']]: Tensor<S['inputs'][K]> };
 
 /** What `run` returns: a tensor for each requested output. */
 export type Results<S extends Signature, O extends OutputName<S> = OutputName<S>> = string extends O

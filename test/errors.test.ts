@@ -79,7 +79,7 @@ BadInput('wrong output names are INVALID_OUTPUT_NAME; bad run options INVALID_OP
   const out = tensor('float32', new Float32Array(6), [2, 3]);
   await rejectsWith(() => session.run({ x, y }, { outputs: { total: out } as never }), 'INVALID_OUTPUT_NAME');
   await rejectsWith(() => session.run({ x, y }, { outputName: ['sum'] } as never), 'INVALID_OPTION', /unknown run option 'outputName'/);
-  await rejectsWith(() => session.run({ x, y }, { outputNames: ['sum'], outputs: { product: out } }), 'INVALID_OPTION');
+  await rejectsWith(() => session.run({ x, y }, { outputNames: ['sum'], outputs: { product: out } } as never), 'INVALID_OPTION');
   const wrongShape = tensor('float32', new Float32Array(6), [3, 2]);
   await rejectsWith(() => session.run({ x, y }, { outputs: { sum: wrongShape } }), 'INVALID_SHAPE');
 });

@@ -43,7 +43,7 @@ Real('Silero VAD v5, 8 chunks with its recurrent state carried over', async () =
   const ours = await createSession(VAD_MODEL);
   const peer = await ort.InferenceSession.create(VAD_MODEL);
   let myState = tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
-  let peerState = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
+  let peerState: ort.Tensor = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
   const sr = tensor('int64', [16000n], []);
   for (let chunk = 0; chunk < 8; chunk++) {
     // A 440 Hz tone in noise, 512 samples (32 ms) per chunk.

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createSession, tensor } from '../lib/index';
 import { DET_MODEL, randomFloats, rejectsWith } from './helpers/common';
 import { reluModel } from './helpers/onnx-model';
@@ -127,6 +128,42 @@ Async('results can be written into caller-provided output tensors', async () => 
   assert.equal(Array.from(out.data), [0, 2, 0, 4]);
   session.runSync({ x: tensor('float32', [5, -6, 7, -8], [4]) }, { outputs: { y: out } });
   assert.equal(Array.from(out.data), [5, 0, 7, 0]);
+});
+
+Async('worker threads each run models, and terminating one mid-run leaves the process sound', async () => {
+  const fixture = join(__dirname, 'fixtures', 'worker-run.ts');
+  const bootstrap = `require('tsx/cjs'); require(${JSON.stringify(fixture)});`;
+  const start = (size: number) => new Worker(bootstrap, { eval: true, workerData: { size } });
+  // Terminated while its run is on the pool: its environment shuts down after the run.
+  const doomed = start(960);
+  await new Promise<void>((resolve) => doomed.on('message', (m: { loaded?: boolean }) => m.loaded && resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await doomed.terminate();
+  // Two workers at once, each with its own copy of the addon's state.
+  const finished = await Promise.all(
+    [64, 96].map(
+      (size) =>
+        new Promise<number[]>((resolve, reject) => {
+          const worker = start(size);
+          worker.on('message', (m: { dims?: number[] }) => m.dims && (resolve(m.dims), void worker.terminate()));
+          worker.on('error', reject);
+        }),
+    ),
+  );
+  assert.equal(finished, [[1, 1, 64, 64], [1, 1, 96, 96]]);
+  // And this thread still runs models.
+  const session = await createSession(reluModel());
+  assert.equal(Array.from((await session.run({ x: tensor('float32', [-1, 1]) })).y.data as Float32Array), [0, 1]);
+});
+
+Async('await using releases the session at the end of the block', async () => {
+  let outer: Awaited<ReturnType<typeof createSession>> | undefined;
+  {
+    await using session = await createSession(reluModel());
+    outer = session;
+    assert.not.ok(session.released);
+  }
+  assert.ok(outer.released);
 });
 
 Async.run();

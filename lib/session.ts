@@ -59,6 +59,13 @@ export interface RunOptions<S extends Signature = AnySignature, O extends Output
   configEntries?: Record<string, string>;
 }
 
+/**
+ * Runs that usually finish within this long are waited for by polling (see
+ * completion-polling.ts); longer ones wake the event loop when done, whose cost is
+ * small next to theirs, and leave the CPU to ONNX Runtime meanwhile.
+ */
+const POLL_BELOW_MS = 0.1;
+
 /** Run options as the implementation sees them, whatever the signature. */
 type UntypedRunOptions = RunOptions<AnySignature, string>;
 
@@ -117,6 +124,9 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   readonly #outputs: ReadonlyMap<string, Slot>;
   readonly #outputSlots: readonly Slot[];
 
+  /** How long this session's runs take from queueing to result, smoothed. */
+  #runMs = 0;
+
   /** @internal Use {@link createSession}. */
   constructor(handle: NativeSession, info: NativeModelInfo) {
     this.#native = handle;
@@ -163,6 +173,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       return Promise.reject(err);
     }
     const signal = options?.signal;
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       if (signal) {
@@ -175,6 +186,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       call.session.run(
         call.data,
         (error, results) => {
+          this.#runMs += (performance.now() - started - this.#runMs) * 0.25;
           if (signal) {
             signal.removeEventListener('abort', onAbort!);
             if (signal.aborted) return; // already rejected
@@ -184,7 +196,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         },
         call.runOptions,
       );
-      pollForCompletions(native());
+      if (this.#runMs < POLL_BELOW_MS) pollForCompletions(native());
     });
   }
 

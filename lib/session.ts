@@ -149,8 +149,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   }
 
   /**
-   * Runs the model on a thread of libuv's pool: the event loop stays free however long
-   * inference takes.
+   * Runs the model on a thread of the addon's run pool: the event loop stays free
+   * however long inference takes. Several runs may be in flight at once.
    *
    * Inputs are read in place: do not write to their arrays until the promise settles.
    *
@@ -191,8 +191,12 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
             signal.removeEventListener('abort', onAbort!);
             if (signal.aborted) return; // already rejected
           }
-          if (error) reject(error);
-          else resolve(this.#collect(results!, call) as Results<S, O>);
+          if (error) return reject(error);
+          try {
+            resolve(this.#collect(results, call) as Results<S, O>);
+          } catch (err) {
+            reject(err);
+          }
         },
         call.runOptions,
       );

@@ -54,14 +54,18 @@ class CompletionQueue {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.push_back(std::move(task));
       doneCount_.store(done_.size(), std::memory_order_release);
-      --onPool_;
       // While the JavaScript thread polls (SetPolling), it drains the queue itself: no
       // wake-up needed. Otherwise one pending call drains everything queued before it.
       wake = !polling_ && !drainPending_;
       drainPending_ = drainPending_ || wake;
     }
-    idle_.notify_all();
     if (wake) napi_call_threadsafe_function(tsfn_, this, napi_tsfn_nonblocking);
+    // Only now may Shutdown() go on and release the thread-safe function.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --onPool_;
+    }
+    idle_.notify_all();
   }
 
   // JavaScript thread: completes every finished task. Returns how many are still in
@@ -99,7 +103,13 @@ class CompletionQueue {
     Napi::Env jsEnv(env);
     for (auto& task : batch) {
       Napi::HandleScope scope(jsEnv);
-      task->Complete(jsEnv);
+      try {
+        task->Complete(jsEnv);
+      } catch (const Napi::Error& e) {
+        // A callback threw: report it as uncaught, as Node does for any callback, and
+        // go on with the other tasks (a C++ exception must not leave this function).
+        napi_fatal_exception(env, e.Value());
+      }
       task.reset();
       if (--self->inFlight_ == 0) napi_unref_threadsafe_function(env, self->tsfn_);
     }

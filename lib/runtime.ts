@@ -87,9 +87,12 @@ export function loadRuntime(path?: string): RuntimeInfo {
     loaded = native().loadRuntime(candidate);
   } catch (err) {
     if (!isOrtError(err)) throw err;
+    const bundled = source === 'the onnxruntime-node package';
     const fix =
       err.code === 'RUNTIME_TOO_OLD'
-        ? `Use ONNX Runtime 1.${native().apiVersion} or newer.`
+        ? bundled
+          ? `Install an onnxruntime-node of 1.${native().apiVersion} or newer.`
+          : `Point ${source} at ONNX Runtime 1.${native().apiVersion} or newer, or unset it to use the CPU build inside onnxruntime-node.`
         : err.code === 'RUNTIME_CONFLICT'
           ? 'Load one library per process: choose it before the first session.'
           : `Check that the file is an ONNX Runtime library for ${process.platform}-${process.arch}, and that its own dependencies are found.`;

@@ -91,7 +91,7 @@ void RunJob::Execute() {
   }
 }
 
-Napi::Value RunJob::Results(Napi::Env env) {
+Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
   OutputMeta out;
   out.meta.push_back(0);  // becomes the meta's length
   SmallVector<napi_value, 4> values;
@@ -103,7 +103,7 @@ Napi::Value RunJob::Results(Napi::Env env) {
       out.meta.push_back(0);
       out.meta.push_back(-1);
     } else {
-      value = TensorToJs(env, std::move(outputOwners_[i]), core_, out);
+      value = TensorToJs(env, std::move(outputOwners_[i]), core_, out, memory);
       anyValue = anyValue || value != nullptr;
     }
     values.push_back(value);
@@ -164,7 +164,7 @@ class RunTask : public PoolTask {
       error = MakeError(env, failure_->code(), failure_->what()).Value();
     } else {
       try {
-        results = Guard(env, [&] { return job_->Results(env); });
+        results = Guard(env, [&] { return job_->Results(env, OutputMemory::kWrapLarge); });
       } catch (const Napi::Error& e) {
         error = e.Value();
       }

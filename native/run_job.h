@@ -27,6 +27,7 @@
 
 #include "ort_api.h"
 #include "small_vector.h"
+#include "tensor.h"
 
 namespace onnx_native {
 
@@ -38,7 +39,7 @@ class RunJob {
   RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data, std::shared_ptr<OrtRunOptions> runOptions);
 
   void Execute();                      // any thread
-  Napi::Value Results(Napi::Env env);  // JavaScript thread, after Execute
+  Napi::Value Results(Napi::Env env, OutputMemory memory);  // JavaScript thread, after Execute
 
  private:
   std::shared_ptr<SessionCore> core_;

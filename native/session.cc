@@ -113,7 +113,7 @@ Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     RunJob job(env, Core(env), info[0], RunOptions::From(info.Length() > 1 ? info[1] : Napi::Value()));
     job.Execute();
-    return job.Results(env);
+    return job.Results(env, OutputMemory::kCopy);
   });
 }
 

@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -26,12 +27,17 @@ size_t TypedArrayElementSize(napi_typedarray_type type) {
   }
 }
 
-// Outputs up to this size are copied into an ordinary ArrayBuffer rather than wrapped.
-// Wrapping costs a fixed ~4 µs per output (an external backing store, a weak handle,
-// and a finalizer that Node defers to a later turn of the event loop); copying 16 KiB
-// costs less than that, and hands the memory back to ONNX Runtime at once instead of
-// whenever the garbage collector gets to it. Measured in bench/output-copy.ts.
-constexpr size_t kCopyUpToBytes = 16 * 1024;
+// run() wraps outputs larger than this (and than kInlineUpToBytes) rather than copying
+// them. The default, 0, wraps them all: bench/output-copy.ts measured wrapping cheaper
+// per call than copying from 1 KiB up. ONNX_NATIVE_COPY_OUTPUTS_UP_TO (bytes) sets
+// another size, which is how that bench measures copying.
+size_t CopyUpToBytes() {
+  static const size_t bytes = [] {
+    const char* value = std::getenv("ONNX_NATIVE_COPY_OUTPUTS_UP_TO");
+    return value != nullptr ? static_cast<size_t>(std::strtoull(value, nullptr, 10)) : size_t{0};
+  }();
+  return bytes;
+}
 
 // Outputs up to this size travel inside the run header and lib/ copies them into a new
 // TypedArray, which V8 then keeps on its own heap: no backing store at all.
@@ -44,6 +50,19 @@ struct OutputOwner {
   std::shared_ptr<SessionCore> session;
   int64_t bytes;
 };
+
+// A new ArrayBuffer holding a copy of `bytes` bytes at `data`. Through a Node Buffer:
+// napi_create_arraybuffer would zero the memory first, a second pass over it.
+napi_value CopyToArrayBuffer(Napi::Env env, const void* data, size_t bytes) {
+  napi_value buffer;
+  napi_value arrayBuffer;
+  void* copy = nullptr;
+  if (napi_create_buffer_copy(env, bytes, data, &copy, &buffer) != napi_ok ||
+      napi_get_typedarray_info(env, buffer, nullptr, nullptr, nullptr, &arrayBuffer, nullptr) != napi_ok) {
+    throw BindingError("FAIL", "cannot allocate " + std::to_string(bytes) + " bytes for an output");
+  }
+  return arrayBuffer;
+}
 
 ValuePtr EmptyTensor(int elementType, const int64_t* dims, size_t rank) {
   OrtValue* value = nullptr;
@@ -88,7 +107,8 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   return ValuePtr(value);
 }
 
-napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out) {
+napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
+                      OutputMemory memory) {
   // lib/ asks only for outputs the model declares as tensors; were one something else,
   // GetTensorTypeAndShape would fail with a clear status.
   const OrtApi& api = Api();
@@ -146,10 +166,8 @@ napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
   }
   meta.push_back(-1);
 
-  if (bytes <= kCopyUpToBytes) {
-    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
-    std::memcpy(copy.Data(), data, bytes);
-    return copy;  // `value` goes back to ONNX Runtime's allocator now
+  if (memory == OutputMemory::kCopy || bytes <= CopyUpToBytes()) {
+    return CopyToArrayBuffer(env, data, bytes);  // `value` goes back to ONNX Runtime now
   }
   auto holder = std::make_unique<OutputOwner>(OutputOwner{std::move(value), owner, static_cast<int64_t>(bytes)});
   napi_value buffer;
@@ -170,9 +188,7 @@ napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
     return Napi::Value(env, buffer);
   }
   // Runtimes with a V8 sandbox (Electron) forbid external buffers: copy instead.
-  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
-  std::memcpy(copy.Data(), data, bytes);
-  return copy;
+  return CopyToArrayBuffer(env, data, bytes);
 }
 
 }  // namespace onnx_native

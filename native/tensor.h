@@ -32,11 +32,22 @@ struct OutputMeta {
 // use), or, for strings, an array of JavaScript strings that is copied.
 ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
 
+// How outputs' data reaches JavaScript.
+enum class OutputMemory {
+  // Wrap ONNX Runtime's memory in an external ArrayBuffer when the output is large (no
+  // copy; freed by a finalizer, which Node runs on a later turn of the event loop).
+  kWrapLarge,
+  // Always copy: for runSync(), whose callers may loop without ever letting finalizers
+  // run, so that wrapped outputs would pile up (measured: 13x slower per call at 1 MiB).
+  kCopy,
+};
+
 // Describes `value` in `out` and returns its data for JavaScript: strings as an array;
-// numeric data of up to 64 bytes inline in `out` (and nullptr is returned); up to 16 KiB
-// as a copy in a new ArrayBuffer; beyond that, an ArrayBuffer over the value's own
-// memory, which then keeps `owner` (the session whose allocator may own that memory)
-// alive until the buffer is collected.
-napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out);
+// numeric data of up to 64 bytes inline in `out` (and nullptr is returned); under
+// OutputMemory::kCopy, a copy in a new ArrayBuffer; otherwise an ArrayBuffer over the
+// value's own memory, which then keeps `owner` (the session whose allocator may own
+// that memory) alive until the buffer is collected.
+napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
+                      OutputMemory memory);
 
 }  // namespace onnx_native

@@ -193,6 +193,36 @@ Runtime('a file that is not ONNX Runtime fails with the path and the fix, in a f
   assert.match(result.message, /ORT_DYLIB_PATH/);
 });
 
+Runtime('an ONNX Runtime older than 1.21 is RUNTIME_TOO_OLD, naming the path and the version', () => {
+  // A stand-in library whose OrtGetApiBase serves no API version above 20, as ONNX
+  // Runtime 1.20 and older do.
+  const dir = mkdtempSync(join(tmpdir(), 'onnx-native-'));
+  writeFileSync(
+    join(dir, 'old.c'),
+    `#include <stddef.h>
+     typedef struct { const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); } OrtApiBase;
+     static const void* get_api(unsigned version) { return NULL; }
+     static const char* get_version(void) { return "1.16.3"; }
+     static const OrtApiBase base = { get_api, get_version };
+     const OrtApiBase* OrtGetApiBase(void) { return &base; }`,
+  );
+  const library = join(dir, 'libonnxruntime.so.1.16.3');
+  execFileSync('cc', ['-shared', '-fPIC', '-o', library, join(dir, 'old.c')]);
+  const script = `
+    const { createSession } = require(${JSON.stringify(join(root, 'lib', 'index.ts'))});
+    createSession(new Uint8Array([1])).catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });
+  `;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    env: { ...process.env, ORT_DYLIB_PATH: library },
+    encoding: 'utf8',
+  });
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { code: string; message: string };
+  assert.is(result.code, 'RUNTIME_TOO_OLD');
+  assert.ok(result.message.includes(library), result.message);
+  assert.match(result.message, /1\.16\.3/);
+  assert.match(result.message, /1\.21 or newer/);
+});
+
 Runtime('loading the same library again is a no-op; a different one is RUNTIME_CONFLICT', () => {
   const info = loadRuntime();
   assert.equal(loadRuntime(info.path), info);

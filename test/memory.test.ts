@@ -19,7 +19,10 @@ const ELEMENTS = 16_384; // 64 KiB of float32
 
 const mib = (bytes: number) => bytes / 1024 / 1024;
 
-/** Collects garbage where the test runner allows it, and lets finalizers run. */
+/**
+ * Collects garbage (npm test runs node with --expose-gc) and lets finalizers run, so
+ * that RSS shows what is still held, not what the collector has yet to get to.
+ */
 async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     (globalThis as { gc?: () => void }).gc?.();
@@ -64,7 +67,11 @@ Memory(`10,000 string-tensor runs: RSS grows less than ${BOUND_MIB} MiB`, async 
   assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
 });
 
-Memory(`300 sessions created and released: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+Memory(`300 sessions created, run and released: RSS grows less than ${BOUND_MIB / 2} MiB`, async () => {
+  // A session holds its graph, kernels and arena: 100 KiB and up even for this model,
+  // so leaking sessions would add 30 MiB and more. The first few hundred cycles only
+  // raise the allocators' high-water mark (per-thread malloc arenas, ONNX Runtime's
+  // thread-pool start-ups), hence the long warm-up.
   const model = reluModel();
   const x = tensor('float32', new Float32Array(ELEMENTS), [ELEMENTS]);
   const cycle = async () => {
@@ -72,13 +79,13 @@ Memory(`300 sessions created and released: RSS grows less than ${BOUND_MIB} MiB`
     await session.run({ x });
     session.release();
   };
-  for (let i = 0; i < 50; i++) await cycle();
+  for (let i = 0; i < 300; i++) await cycle();
   await settle();
   const before = process.memoryUsage().rss;
   for (let i = 0; i < 300; i++) await cycle();
   await settle();
   const growth = mib(process.memoryUsage().rss - before);
-  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+  assert.ok(growth < BOUND_MIB / 2, `RSS grew ${growth.toFixed(1)} MiB`);
 });
 
 Memory.run();

@@ -122,7 +122,8 @@ Metadata('outputNames computes only the named outputs, each under its own name',
 });
 
 Metadata('outputs of every size come back right: inline, copied and zero-copy', async () => {
-  // 8 bytes travel in the run header, 4 KiB are copied, 1 MiB are wrapped in place.
+  // 8 bytes travel in the run header; 4 KiB and 1 MiB are wrapped in place by run() and
+  // copied by runSync().
   for (const n of [2, 1024, 262144]) {
     const session = await createSession(reluModel([n]));
     const input = Float32Array.from(randomFloats(n, n), (v) => v - 0.5);

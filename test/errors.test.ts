@@ -175,19 +175,27 @@ Runtime('a missing runtime library is RUNTIME_LOAD_FAILED, naming the path', () 
   assert.match(err!.message, /\/no\/such\/libonnxruntime.so/);
 });
 
-Runtime('a file that is not ONNX Runtime fails with the path and the fix, in a fresh process', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'onnx-native-'));
-  const fake = join(dir, 'libonnxruntime.so');
-  writeFileSync(fake, 'not a shared library');
+/**
+ * createSession() in a fresh process (one process loads one ONNX Runtime) with
+ * ORT_DYLIB_PATH set to `library`: the error it rejects with.
+ */
+function createSessionWithRuntime(library: string): { code: string; message: string } {
   const script = `
     const { createSession } = require(${JSON.stringify(join(root, 'lib', 'index.ts'))});
     createSession(new Uint8Array([1])).catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });
   `;
   const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
-    env: { ...process.env, ORT_DYLIB_PATH: fake },
+    env: { ...process.env, ORT_DYLIB_PATH: library },
     encoding: 'utf8',
   });
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { code: string; message: string };
+  return JSON.parse(out.trim().split('\n').at(-1)!) as { code: string; message: string };
+}
+
+Runtime('a file that is not ONNX Runtime fails with the path and the fix, in a fresh process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onnx-native-'));
+  const fake = join(dir, 'libonnxruntime.so');
+  writeFileSync(fake, 'not a shared library');
+  const result = createSessionWithRuntime(fake);
   assert.is(result.code, 'RUNTIME_LOAD_FAILED');
   assert.ok(result.message.includes(fake), result.message);
   assert.match(result.message, /ORT_DYLIB_PATH/);
@@ -208,15 +216,7 @@ Runtime('an ONNX Runtime older than 1.21 is RUNTIME_TOO_OLD, naming the path and
   );
   const library = join(dir, 'libonnxruntime.so.1.16.3');
   execFileSync('cc', ['-shared', '-fPIC', '-o', library, join(dir, 'old.c')]);
-  const script = `
-    const { createSession } = require(${JSON.stringify(join(root, 'lib', 'index.ts'))});
-    createSession(new Uint8Array([1])).catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });
-  `;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
-    env: { ...process.env, ORT_DYLIB_PATH: library },
-    encoding: 'utf8',
-  });
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { code: string; message: string };
+  const result = createSessionWithRuntime(library);
   assert.is(result.code, 'RUNTIME_TOO_OLD');
   assert.ok(result.message.includes(library), result.message);
   assert.match(result.message, /1\.16\.3/);

@@ -17,6 +17,7 @@
         "native/runtime.cc",
         "native/session.cc",
         "native/session_options.cc",
+        "native/shared_sessions.cc",
         "native/tensor.cc"
       ],
       "include_dirs": [

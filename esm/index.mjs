@@ -3,6 +3,8 @@
 import cjs from '../dist/index.js';
 
 export const {
+  attachSession,
+  BatchedSession,
   createSession,
   Session,
   tensor,

@@ -38,6 +38,7 @@ export interface NativeSession {
   runSync(data: unknown[], runOptions?: NativeRunOptions): unknown[] | undefined;
   release(): void;
   endProfiling(): string;
+  share(): number;
 }
 
 /** lib/options.ts's NativeSessionOptions, as native/session_options.cc reads it. */
@@ -66,6 +67,7 @@ export interface NativeAddon {
   setCompletionPolling(polling: boolean): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;
+  attachSession(handle: number): { session: NativeSession; info: NativeModelInfo };
   RunOptions: new (logSeverityLevel?: number, tag?: string, configEntries?: [string, string][]) => NativeRunOptions;
 }
 

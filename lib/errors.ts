@@ -48,7 +48,11 @@ export type BindingErrorCode =
   /** A second, different ONNX Runtime library was asked for in one process. */
   | 'RUNTIME_CONFLICT'
   /** An execution provider was asked for that the loaded library does not have. */
-  | 'PROVIDER_UNAVAILABLE';
+  | 'PROVIDER_UNAVAILABLE'
+  /** A batching session's queue is at its maxQueueSize. */
+  | 'QUEUE_FULL'
+  /** A request to a batching session outlived its timeout. */
+  | 'TIMEOUT';
 
 /** Every code an {@link OrtError} can carry. */
 export type ErrorCode = OrtStatusCode | BindingErrorCode;
@@ -82,4 +86,12 @@ export class OrtError extends Error {
 /** @internal Whether `err` is an OrtError, optionally with the given code. */
 export function isOrtError(err: unknown, code?: ErrorCode): err is OrtError {
   return err instanceof OrtError && (code === undefined || err.code === code);
+}
+
+/** @internal The error of an aborted run or request, with the signal's reason as its cause. */
+export function abortError(signal: AbortSignal, what = 'run'): OrtError {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  const err = new OrtError(`the ${what} was aborted${reason}`, 'ABORTED');
+  (err as { cause?: unknown }).cause = signal.reason;
+  return err;
 }

@@ -4,7 +4,10 @@
  *
  * @packageDocumentation
  */
-export { createSession, Session } from './session';
+export { attachSession, createSession, Session } from './session';
+export { BatchedSession } from './batcher';
+export type { BatchedRunOptions, BatchingOptions } from './batcher';
+export type { BatchingStats, LatencySummary } from './batch-stats';
 export type { ModelMetadata, RunOptions, ValueMetadata } from './session';
 export { tensor } from './tensor';
 export type { AnyTensor, Tensor, TensorLike } from './tensor';

@@ -43,7 +43,10 @@ export type ExecutionProviderName = ExecutionProviderOptions['name'];
 /** An execution provider: a name, or a name with options. */
 export type ExecutionProvider = ExecutionProviderName | ExecutionProviderOptions;
 
-/** Options of {@link createSession}. Every field is optional. */
+/**
+ * Options of {@link createSession}. Every field is optional. (`batching`, which makes
+ * createSession return a batching session, is described by {@link BatchingOptions}.)
+ */
 export interface SessionOptions {
   /**
    * The ONNX Runtime shared library to use. Default: the `ORT_DYLIB_PATH` environment

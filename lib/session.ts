@@ -6,8 +6,9 @@ import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo 
 import { pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
 import { type DTypeInfo, type ElementType, type TensorData, dtypeByOnnx, onnxTypeName } from './dtypes';
-import { OrtError, isOrtError, type OrtStatusCode } from './errors';
+import { OrtError, abortError, isOrtError, type OrtStatusCode } from './errors';
 import { type SessionOptions, toNativeOptions } from './options';
+import { BatchedSession, type BatchingOptions } from './batcher';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
 import { type AnyTensor, type Tensor, checkTensor, label } from './tensor';
@@ -235,6 +236,32 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   }
 
   /**
+   * Shares the session with other threads of this process: pass the number to
+   * {@link attachSession} in a worker thread, which then runs the same loaded model (no
+   * second copy of its weights). Sharing does not keep the session alive: once this one
+   * and every attached one are released, the model is freed.
+   *
+   * @returns A number to pass to {@link attachSession}, e.g. through `workerData`.
+   */
+  share(): number {
+    return this.#handle().share();
+  }
+
+  /**
+   * A batching view of this session: concurrent `run()` calls are coalesced into
+   * batches along the inputs' batch axis. See {@link BatchingOptions}.
+   *
+   * @example
+   * ```ts
+   * const batched = session.batched({ maxBatchSize: 32, maxQueueDelayMicros: 2000 });
+   * const results = await Promise.all(images.map((x) => batched.run({ x })));
+   * ```
+   */
+  batched(options: BatchingOptions = {}): BatchedSession<S> {
+    return new BatchedSession<S>(this, options);
+  }
+
+  /**
    * Stops profiling (see {@link SessionOptions.profiling}) and writes the profile.
    *
    * @returns The profile file's path.
@@ -248,6 +275,39 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     return this.#native;
   }
 
+  /**
+   * @internal Checks feeds as run() does, without running: for callers that hold on to
+   * them first (the batcher checks each request before it joins a batch).
+   */
+  checkFeeds(feeds: unknown): void {
+    this.#handle();
+    if (typeof feeds !== 'object' || feeds === null) {
+      throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
+    }
+    let fed = 0;
+    for (const name in feeds) {
+      checkAgainst((feeds as Record<string, unknown>)[name], this.#inputSlot(name), 'input');
+      fed++;
+    }
+    if (fed !== this.#inputs.size) throw this.#missingInputs(feeds);
+  }
+
+  #inputSlot(name: string): Slot {
+    const slot = this.#inputs.get(name);
+    if (!slot) {
+      throw new OrtError(`the model has no input '${name}'; its inputs are: ${this.inputNames.join(', ')}`, 'INVALID_INPUT_NAME');
+    }
+    return slot;
+  }
+
+  #missingInputs(feeds: object): OrtError {
+    const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
+    return new OrtError(
+      `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}; the model needs: ${this.inputNames.join(', ')}`,
+      'MISSING_INPUT',
+    );
+  }
+
   /** Checks feeds and options, and packs them for the native layer (native/run_job.h). */
   #prepare(feeds: unknown, options: UntypedRunOptions | undefined): PreparedRun {
     const session = this.#handle();
@@ -259,26 +319,14 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     const data: unknown[] = [];
     let fed = 0;
     for (const name in feeds) {
-      const slot = this.#inputs.get(name);
-      if (!slot) {
-        throw new OrtError(
-          `the model has no input '${name}'; its inputs are: ${this.inputNames.join(', ')}`,
-          'INVALID_INPUT_NAME',
-        );
-      }
+      const slot = this.#inputSlot(name);
       const t = (feeds as Record<string, unknown>)[name] as Tensor;
       checkAgainst(t, slot, 'input');
       header.tensor(slot.index, slot.dtype!.onnx, t.dims);
       data.push(t.data);
       fed++;
     }
-    if (fed !== this.#inputs.size) {
-      const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
-      throw new OrtError(
-        `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}; the model needs: ${this.inputNames.join(', ')}`,
-        'MISSING_INPUT',
-      );
-    }
+    if (fed !== this.#inputs.size) throw this.#missingInputs(feeds);
     if (!options) {
       for (const slot of this.#outputSlots) header.allocate(slot.index);
       header.finish(fed, this.#outputSlots.length);
@@ -420,12 +468,6 @@ function checkAgainst(t: unknown, slot: Slot, role: 'input' | 'output'): void {
   }
 }
 
-function abortError(signal: AbortSignal): OrtError {
-  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
-  const err = new OrtError(`the run was aborted${reason}`, 'ABORTED');
-  (err as { cause?: unknown }).cause = signal.reason;
-  return err;
-}
 
 /**
  * Loads a model. Loading (parsing, graph optimization, weight prepacking) runs off the
@@ -448,11 +490,22 @@ function abortError(signal: AbortSignal): OrtError {
  */
 export async function createSession<S extends Signature = AnySignature>(
   model: string | Uint8Array,
-  options: SessionOptions = {},
-): Promise<Session<S>> {
+  options: SessionOptions & { batching: BatchingOptions },
+): Promise<BatchedSession<S>>;
+export async function createSession<S extends Signature = AnySignature>(model: string | Uint8Array, options?: SessionOptions): Promise<Session<S>>;
+export async function createSession<S extends Signature = AnySignature>(
+  model: string | Uint8Array,
+  options: SessionOptions & { batching?: BatchingOptions } = {},
+): Promise<Session<S> | BatchedSession<S>> {
   if (typeof options !== 'object' || options === null) {
     throw new OrtError('options must be an object', 'INVALID_OPTION');
   }
+  const { batching, ...sessionOptions } = options;
+  const session = await loadSession<S>(model, sessionOptions);
+  return batching === undefined ? session : session.batched(batching);
+}
+
+async function loadSession<S extends Signature>(model: string | Uint8Array, options: SessionOptions): Promise<Session<S>> {
   loadRuntime(options.runtimePath);
   const nativeOptions = toNativeOptions(options, availableProviders());
   let source: string | Uint8Array;
@@ -476,4 +529,25 @@ export async function createSession<S extends Signature = AnySignature>(
     if (!isOrtError(err)) throw err;
     throw new OrtError(`cannot load the model from ${what}: ${err.message}`, 'MODEL_LOAD_FAILED', err.code as OrtStatusCode);
   }
+}
+
+/**
+ * Attaches to a session that another thread of this process shared with
+ * {@link Session.share}: the same loaded model, run from this thread.
+ *
+ * @param handle - The number `share()` returned.
+ * @returns A session of this thread's own, over the shared model.
+ * @throws {@link OrtError} `SESSION_RELEASED` when every holder of the model has
+ *   released it; `INVALID_ARGUMENT` for a number nothing was shared under.
+ * @example
+ * ```ts
+ * // main thread
+ * new Worker('./worker.js', { workerData: { model: session.share() } });
+ * // worker.js
+ * const session = attachSession(workerData.model);
+ * ```
+ */
+export function attachSession<S extends Signature = AnySignature>(handle: number): Session<S> {
+  const { session, info } = native().attachSession(handle);
+  return new Session<S>(session, info);
 }

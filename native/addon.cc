@@ -101,6 +101,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
   exports.Set("configure", Napi::Function::New<JS_Configure>(env, "configure"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
+  exports.Set("attachSession", Napi::Function::New<AttachSession>(env, "attachSession"));
   exports.Set("setRunHeader", Napi::Function::New<JS_SetRunHeader>(env, "setRunHeader"));
   exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
   exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));

@@ -8,6 +8,7 @@
 #include "run_pool.h"
 #include "runtime.h"
 #include "session_options.h"
+#include "shared_sessions.h"
 
 namespace onnx_native {
 namespace {
@@ -77,6 +78,19 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value AttachSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    if (!info[0].IsNumber()) throw BindingError("INVALID_ARGUMENT", "attachSession takes the number share() returned");
+    std::shared_ptr<SessionCore> core = FindSharedSession(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    Napi::Object result = Napi::Object::New(env);
+    auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core);
+    result.Set("session", AddonData::Of(env).sessionClass.New({external}));
+    result.Set("info", ModelInfoToJs(env, core->info));
+    return result;
+  });
+}
+
 Napi::Function NativeSession::Define(Napi::Env env) {
   return DefineClass(env, "NativeSession",
                      {
@@ -84,6 +98,7 @@ Napi::Function NativeSession::Define(Napi::Env env) {
                          InstanceMethod<&NativeSession::JS_RunSync>("runSync"),
                          InstanceMethod<&NativeSession::JS_Release>("release"),
                          InstanceMethod<&NativeSession::JS_EndProfiling>("endProfiling"),
+                         InstanceMethod<&NativeSession::JS_Share>("share"),
                      });
 }
 
@@ -114,6 +129,13 @@ Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
     RunJob job(env, Core(env), info[0], RunOptions::From(info.Length() > 1 ? info[1] : Napi::Value()));
     job.Execute();
     return job.Results(env, OutputMemory::kCopy);
+  });
+}
+
+Napi::Value NativeSession::JS_Share(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    return Napi::Number::New(env, static_cast<double>(ShareSession(Core(env))));
   });
 }
 

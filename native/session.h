@@ -26,9 +26,14 @@ struct SessionCore {
 // { session: NativeSession, info: ModelInfo }. Loading runs off the JavaScript thread.
 Napi::Value CreateSession(const Napi::CallbackInfo& info);
 
+// JavaScript: attachSession(id) => { session: NativeSession, info: ModelInfo } for the
+// session another thread shared (shared_sessions.h).
+Napi::Value AttachSession(const Napi::CallbackInfo& info);
+
 // JavaScript: run(data, callback, runOptions?), calling callback(error, results) later;
-// runSync(data, runOptions?) => results; release(); endProfiling() => path. The rest of
-// each call is in the run header; see run_job.h.
+// runSync(data, runOptions?) => results; release(); endProfiling() => path; share() =>
+// a number other threads attach by. The rest of each call is in the run header; see
+// run_job.h.
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -39,6 +44,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   Napi::Value JS_RunSync(const Napi::CallbackInfo& info);
   void JS_Release(const Napi::CallbackInfo& info);
   Napi::Value JS_EndProfiling(const Napi::CallbackInfo& info);
+  Napi::Value JS_Share(const Napi::CallbackInfo& info);
   const std::shared_ptr<SessionCore>& Core(Napi::Env env) const;
 
   std::shared_ptr<SessionCore> core_;  // null once released

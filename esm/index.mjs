@@ -5,7 +5,10 @@ import cjs from '../dist/index.js';
 export const {
   attachSession,
   BatchedSession,
+  createPool,
   createSession,
+  InferencePool,
+  move,
   Session,
   tensor,
   elementTypes,

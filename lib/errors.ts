@@ -95,3 +95,23 @@ export function abortError(signal: AbortSignal, what = 'run'): OrtError {
   (err as { cause?: unknown }).cause = signal.reason;
   return err;
 }
+
+/** @internal Marks an OrtError's fields sent from a worker thread (see pool-worker.ts). */
+export const ORT_ERROR = 'onnx-native:OrtError';
+
+/** @internal An OrtError as it crosses threads. */
+export interface CrossThreadError {
+  [ORT_ERROR]: true;
+  message: string;
+  code: ErrorCode;
+  ortCode?: OrtStatusCode;
+}
+
+/** @internal An OrtError again, if `value` is one that crossed threads; else `value`. */
+export function fromOtherThread(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && (value as CrossThreadError)[ORT_ERROR] === true) {
+    const e = value as CrossThreadError;
+    return new OrtError(e.message, e.code, e.ortCode);
+  }
+  return value;
+}

@@ -6,6 +6,9 @@
  */
 export { attachSession, createSession, Session } from './session';
 export { BatchedSession } from './batcher';
+export { createPool, InferencePool } from './pool';
+export type { PoolModelInfo, PoolModule, PoolOptions, PoolRunOptions } from './pool';
+export { move } from 'piscina';
 export type { BatchedRunOptions, BatchingOptions } from './batcher';
 export type { BatchingStats, LatencySummary } from './batch-stats';
 export type { ModelMetadata, RunOptions, ValueMetadata } from './session';

@@ -5,17 +5,19 @@
  * virtual machines, waking a sleeping event loop costs tens of microseconds: more than
  * a small model's whole inference. So for a short window after each run starts, the
  * event loop polls instead of sleeping: it takes finished runs in `setImmediate`
- * turns, with I/O still served between them. Long runs outlast the window and wake
- * the loop as usual; the window costs at most its length in CPU per burst of runs.
+ * turns, with I/O still served between them. The window is a little longer than the
+ * session's runs usually take; sessions whose runs take longer than POLL_UP_TO_MS
+ * don't poll at all, the wake-up being small next to the run.
  */
 import type { NativeAddon } from './binding';
 
-/** How long the loop polls after the latest run started. */
-const WINDOW_MS = 0.1;
+/** Runs that usually take longer than this wake the event loop instead. */
+export const POLL_UP_TO_MS = 0.5;
 
 let addon: NativeAddon | undefined;
 let active = false;
-let lastStart = 0;
+/** When polling stops, unless another run extends it. */
+let until = 0;
 
 /** How many times one turn checks for a result (about 50 ns each) before letting the event loop run. */
 const SPIN_CHECKS = 100;
@@ -26,7 +28,7 @@ function tick(): void {
   for (let i = 0; i < SPIN_CHECKS && addon!.drainCompletions() > 0; i++);
   // Keep polling through the window even with nothing in flight: a caller awaiting
   // runs one after another queues the next one within a microsecond or two.
-  if (performance.now() - lastStart < WINDOW_MS) {
+  if (performance.now() < until) {
     setImmediate(tick);
     return;
   }
@@ -34,9 +36,12 @@ function tick(): void {
   addon!.setCompletionPolling(false);
 }
 
-/** Called right after a run is queued. */
-export function pollForCompletions(native: NativeAddon): void {
-  lastStart = performance.now();
+/**
+ * Called right after a run is queued, with how long the session's runs usually take:
+ * the loop polls for twice that (at least 0.1 ms, for runs of unknown length).
+ */
+export function pollForCompletions(native: NativeAddon, expectedMs: number): void {
+  until = Math.max(until, performance.now() + Math.max(0.1, 2 * expectedMs));
   if (active) return;
   addon = native;
   active = true;

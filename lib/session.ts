@@ -2,8 +2,9 @@
  * Sessions: a loaded model, its metadata, and runs that never block the event loop.
  */
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
-import { pollForCompletions } from './completion-polling';
+import { POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
 import { type DTypeInfo, type ElementType, type TensorData, dtypeByOnnx, onnxTypeName } from './dtypes';
 import { OrtError, abortError, isOrtError, type OrtStatusCode } from './errors';
@@ -59,13 +60,6 @@ export interface RunOptions<S extends Signature = AnySignature, O extends Output
   /** Raw run configuration entries (keys of onnxruntime_run_options_config_keys.h). */
   configEntries?: Record<string, string>;
 }
-
-/**
- * Runs that usually finish within this long are waited for by polling (see
- * completion-polling.ts); longer ones wake the event loop when done, whose cost is
- * small next to theirs, and leave the CPU to ONNX Runtime meanwhile.
- */
-const POLL_BELOW_MS = 0.1;
 
 /** Run options as the implementation sees them, whatever the signature. */
 type UntypedRunOptions = RunOptions<AnySignature, string>;
@@ -128,9 +122,20 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   /** How long this session's runs take from queueing to result, smoothed. */
   #runMs = 0;
 
-  /** @internal Use {@link createSession}. */
-  constructor(handle: NativeSession, info: NativeModelInfo) {
+  /**
+   * Whether waiting for this session's short runs may poll (completion-polling.ts). Only
+   * when ONNX Runtime's intra-op threads leave the JavaScript thread a core: polling on
+   * a core they need slowed Silero VAD's runs by half.
+   */
+  readonly #mayPoll: boolean;
+
+  /**
+   * @internal Use {@link createSession}. `intraOpThreads` is what the session was
+   * created with (0: ONNX Runtime's default, a thread per core).
+   */
+  constructor(handle: NativeSession, info: NativeModelInfo, intraOpThreads = 0) {
     this.#native = handle;
+    this.#mayPoll = intraOpThreads > 0 && intraOpThreads < availableParallelism();
     const inputs = info.inputs.map(toSlot);
     const outputs = info.outputs.map(toSlot);
     this.#inputs = new Map(inputs.map((s) => [s.meta.name, s]));
@@ -201,7 +206,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         },
         call.runOptions,
       );
-      if (this.#runMs < POLL_BELOW_MS) pollForCompletions(native());
+      if (this.#mayPoll && this.#runMs <= POLL_UP_TO_MS) pollForCompletions(native(), this.#runMs);
     });
   }
 
@@ -524,7 +529,7 @@ async function loadSession<S extends Signature>(model: string | Uint8Array, opti
   }
   try {
     const { session, info } = await native().createSession(source, nativeOptions);
-    return new Session<S>(session, info);
+    return new Session<S>(session, info, nativeOptions.intraOpNumThreads);
   } catch (err) {
     if (!isOrtError(err)) throw err;
     throw new OrtError(`cannot load the model from ${what}: ${err.message}`, 'MODEL_LOAD_FAILED', err.code as OrtStatusCode);

@@ -172,7 +172,9 @@ class Pool {
       queue_.push_back({std::move(task), std::move(completions)});
       pending_.store(true, std::memory_order_release);
     }
-    if (!spinning_.load(std::memory_order_acquire)) wake_.notify_one();
+    // A thread that is looking for work will find this; waking another would only cost
+    // a system call here and a context switch there.
+    if (searching_.load() == 0) wake_.notify_one();
   }
 
  private:
@@ -205,17 +207,26 @@ class Pool {
     return found;
   }
 
+  // Each thread counts as searching (searching_) from the moment it finishes a task,
+  // before its result is even handed over, until it has work again or is asleep: a
+  // caller that queues its next run as soon as it has the last one's result finds this
+  // thread already looking, and wakes no other.
   void Work() {
     Item item;
+    searching_++;
     for (;;) {
-      if (!TryPop(item) && !(SpinForWork() && TryPop(item))) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this] { return !queue_.empty(); });
+      if (TryPop(item) || (SpinForWork() && TryPop(item))) {
+        searching_--;
+        item.task->Execute();
+        searching_++;
+        item.completions->Finished(std::move(item.task));
+        item.completions.reset();
         continue;
       }
-      item.task->Execute();
-      item.completions->Finished(std::move(item.task));
-      item.completions.reset();
+      std::unique_lock<std::mutex> lock(mutex_);
+      searching_--;
+      wake_.wait(lock, [this] { return !queue_.empty(); });
+      searching_++;
     }
   }
 
@@ -224,6 +235,7 @@ class Pool {
   std::deque<Item> queue_;
   std::atomic<bool> pending_{false};
   std::atomic<bool> spinning_{false};
+  std::atomic<int> searching_{0};
 };
 
 }  // namespace

@@ -385,7 +385,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
         rows += r.rows;
       }
       const full = rows === this.#maxBatchSize || batch.length < group.length;
-      const oldest = Math.min(...group.map((r) => r.arrived));
+      const oldest = earliestArrival(group);
       if (full || now - oldest >= this.#maxDelayMs) return this.#take(batch);
       // A preferred size reached: close the batch at the largest one it can fill exactly.
       for (let p = this.#preferred.length - 1; p >= 0; p--) {
@@ -411,7 +411,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
       this.#timerAt = Infinity;
       return;
     }
-    const due = Math.min(...this.#queue.map((r) => r.arrived)) + this.#maxDelayMs;
+    const due = earliestArrival(this.#queue) + this.#maxDelayMs;
     if (this.#timer && due >= this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = due;
@@ -485,7 +485,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
       const axis = plan.axis;
       const dims = first.dims.slice();
       dims[axis] = rows;
-      if (plan.pad) dims[plan.pad.axis] = Math.max(...batch.map((r) => r.feeds[plan.name].dims[plan.pad!.axis]));
+      if (plan.pad) dims[plan.pad.axis] = batch.reduce((n, r) => Math.max(n, r.feeds[plan.name].dims[plan.pad!.axis]), 0);
       if (batch.length === 1 && !plan.pad) {
         feeds[plan.name] = first;
         continue;
@@ -551,6 +551,13 @@ export class BatchedSession<S extends Signature = AnySignature> {
       this.#complete(r, own);
     }
   }
+}
+
+/** When the longest-waiting of `requests` arrived (a loop: queues can outgrow spread arguments). */
+function earliestArrival(requests: readonly Request[]): number {
+  let earliest = Infinity;
+  for (const r of requests) earliest = Math.min(earliest, r.arrived);
+  return earliest;
 }
 
 /** A short key for a (small, unbatched) tensor's values. */

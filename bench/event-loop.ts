@@ -9,6 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import { createSession, tensor } from '../lib/index';
 import { DET_MODEL, randomFloats } from '../test/helpers/common';
+import { usePeerRuntime } from './peer-runtime';
 
 const args = process.argv.slice(2);
 const RUNS = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
@@ -50,6 +51,8 @@ async function underTimer(contender: string, run: () => Promise<unknown>): Promi
 }
 
 (async () => {
+  const runtime = usePeerRuntime();
+  console.log(`ONNX Runtime ${runtime.version} (onnxruntime-node's library, in both packages)`);
   const data = randomFloats(DIMS.reduce((a, b) => a * b, 1), 5);
   const results: Result[] = [];
   for (const threads of [0, 1]) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createPool, createSession, tensor, type BatchingOptions } from '../lib/index';
 import { CLS_MODEL, VAD_MODEL, randomFloats } from '../test/helpers/common';
+import { usePeerRuntime } from './peer-runtime';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
@@ -149,6 +150,8 @@ async function pipeline(): Promise<void> {
 }
 
 (async () => {
+  const runtime = usePeerRuntime();
+  console.log(`ONNX Runtime ${runtime.version} (onnxruntime-node's library, in both packages)`);
   console.log(`${SECONDS} s per measurement, clients ${CLIENTS.join(', ')}; ${availableParallelism()} CPUs`);
   await classifier();
   await vad();

@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { createSession, tensor } from '../lib/index';
 import { reluModel } from '../test/helpers/onnx-model';
+import { usePeerRuntime } from './peer-runtime';
 
 const SIZES = [2, 256, 1024, 4096, 16384, 65536, 262144];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -28,6 +29,7 @@ async function perCall(fn: () => unknown, calls: number): Promise<number> {
 }
 
 async function child(): Promise<void> {
+  usePeerRuntime();
   const rows: Record<string, number>[] = [];
   for (const n of SIZES) {
     const model = reluModel([n]);

@@ -16,9 +16,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import * as ort from 'onnxruntime-node';
-import { createSession, loadRuntime, tensor } from '../lib/index';
+import { createSession, tensor } from '../lib/index';
 import { CLS_MODEL, randomFloats, root } from '../test/helpers/common';
 import { BENCH_BUILD, writeTinyModel } from './tiny-model';
+import { usePeerRuntime } from './peer-runtime';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -94,7 +95,7 @@ async function measure(c: Case): Promise<Record<string, number>[]> {
 }
 
 (async () => {
-  const runtime = loadRuntime();
+  const runtime = usePeerRuntime();
   console.log(`ONNX Runtime ${runtime.version} (${runtime.path}); Node ${process.version}; ${ROUNDS} rounds, ${TIME_MS} ms per task per round\n`);
   const tiny = writeTinyModel();
   const binary = floorBinary();

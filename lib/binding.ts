@@ -76,6 +76,16 @@ export const packageRoot = join(__dirname, '..');
 
 let addon: NativeAddon | undefined;
 
+/** The prebuilt platforms in this copy of the package, e.g. `linux-x64`. */
+function prebuiltPlatforms(): string[] {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('node:fs') as typeof import('node:fs')).readdirSync(join(packageRoot, 'prebuilds'));
+  } catch {
+    return [];
+  }
+}
+
 /** The addon, loaded on first use. Throws an OrtError that says how to get one. */
 export function native(): NativeAddon {
   if (addon) return addon;
@@ -85,12 +95,13 @@ export function native(): NativeAddon {
     const load = require('node-gyp-build') as (dir: string) => unknown;
     loaded = load(packageRoot) as NativeAddon;
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const prebuilt = prebuiltPlatforms();
     throw new OrtError(
-      `The onnx-native addon could not be loaded for ${process.platform}-${process.arch} (Node ${process.version}).\n` +
-        `  ${why.split('\n')[0]}\n` +
-        `No prebuilt binary matches this platform and no local build exists. Build from source with\n` +
-        `  npm run build   (needs CMake >= 3.15 and a C++17 compiler; see README "Build from source")`,
+      `onnx-native has no native addon that loads on ${process.platform}-${process.arch} (Node ${process.version}): ${why}\n` +
+        `Prebuilt: ${prebuilt.length ? prebuilt.join(', ') : 'none in this copy'}. To build it from source here, run\n` +
+        `  npm rebuild onnx-native --foreground-scripts\n` +
+        `(needs Python 3, make and a C++17 compiler, as node-gyp does; see the README, "Build from source").`,
       'RUNTIME_LOAD_FAILED',
     );
   }

@@ -24,7 +24,7 @@ Commands:
       [--outputs a,b]                  printed, or saved as DIR/<name>.npy.
 
 Environment:
-  ORT_DYLIB_PATH    the ONNX Runtime library to load (default: onnxruntime-node's CPU build)`;
+  ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
 
 interface Args {
   positional: string[];

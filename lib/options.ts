@@ -50,7 +50,7 @@ export type ExecutionProvider = ExecutionProviderName | ExecutionProviderOptions
 export interface SessionOptions {
   /**
    * The ONNX Runtime shared library to use. Default: the `ORT_DYLIB_PATH` environment
-   * variable, else the CPU build inside the `onnxruntime-node` dependency. One library
+   * variable, else the CPU build that comes with this package. One library
    * per process: the first session decides.
    */
   runtimePath?: string;

@@ -1,8 +1,8 @@
 /**
  * Finding and loading the ONNX Runtime shared library. The addon does not link
  * ONNX Runtime: it loads it at run time, so one build of the addon works with the CPU
- * build that ships inside the `onnxruntime-node` dependency (the default) or with any
- * other build, a GPU one for instance, that the caller points at.
+ * build that arrives with this package (the default) or with any other build, a GPU
+ * one for instance, that the caller points at.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,13 +24,22 @@ export interface RuntimeInfo {
 
 let loaded: RuntimeInfo | undefined;
 
-/** The library inside the `onnxruntime-node` package, for this platform. */
+/**
+ * The package that carries ONNX Runtime's CPU library for this platform: one of the
+ * per-platform sherpa-onnx packages, optional dependencies of this one, of which npm
+ * installs only the one matching the machine. They have no install script, and their
+ * library is ONNX Runtime 1.28.
+ */
+function runtimePackage(): string {
+  return `sherpa-onnx-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}`;
+}
+
+/** The library inside {@link runtimePackage}. */
 function bundledRuntimePath(): string {
-  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
-  const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  const dir = dirname(require.resolve(`${runtimePackage()}/package.json`));
   if (process.platform === 'win32') return join(dir, 'onnxruntime.dll');
-  if (process.platform === 'darwin') return join(dir, 'libonnxruntime.1.dylib');
-  return join(dir, 'libonnxruntime.so.1');
+  if (process.platform === 'darwin') return join(dir, 'libonnxruntime.dylib');
+  return join(dir, 'libonnxruntime.so');
 }
 
 /**
@@ -38,7 +47,8 @@ function bundledRuntimePath(): string {
  * yourself to choose the library before the first session, or to see what is loaded.
  *
  * The library is, in order: `path`; the file named by the `ORT_DYLIB_PATH`
- * environment variable; the CPU build inside the `onnxruntime-node` dependency.
+ * environment variable; the CPU build that arrives with this package (ONNX Runtime
+ * 1.28, in the optional dependency `sherpa-onnx-<platform>-<arch>`).
  *
  * @param path - An ONNX Runtime shared library (`libonnxruntime.so*`, `.dylib`, `.dll`), 1.21 or newer.
  * @returns What was loaded.
@@ -65,21 +75,19 @@ export function loadRuntime(path?: string): RuntimeInfo {
       candidate = bundledRuntimePath();
     } catch {
       throw new OrtError(
-        'ONNX Runtime was not found: the onnxruntime-node package is not installed, and ' +
-          `${RUNTIME_PATH_ENV} is not set. Reinstall this package, or set ${RUNTIME_PATH_ENV} ` +
-          'to an ONNX Runtime shared library (1.21 or newer).',
+        `No ONNX Runtime library for ${process.platform}-${process.arch}: the optional dependency ${runtimePackage()} ` +
+          'is not installed (npm skips optional dependencies with --omit=optional, and has none for unlisted platforms). ' +
+          `Install it, or set ${RUNTIME_PATH_ENV} to an ONNX Runtime shared library (1.21 or newer).`,
         'RUNTIME_LOAD_FAILED',
       );
     }
-    source = 'the onnxruntime-node package';
+    source = `the ${runtimePackage()} package`;
   }
   if (loaded && loaded.path === candidate) return loaded;
   if (!existsSync(candidate)) {
     throw new OrtError(
       `ONNX Runtime was not found at ${candidate} (from ${source}). ` +
-        (source === 'the onnxruntime-node package'
-          ? `onnxruntime-node ships no build for ${process.platform}-${process.arch}; set ${RUNTIME_PATH_ENV} to an ONNX Runtime library for this platform.`
-          : `Point ${source} at an existing ONNX Runtime shared library (1.21 or newer).`),
+        `Point ${source === `the ${runtimePackage()} package` ? RUNTIME_PATH_ENV : source} at an existing ONNX Runtime shared library (1.21 or newer).`,
       'RUNTIME_LOAD_FAILED',
     );
   }
@@ -87,12 +95,12 @@ export function loadRuntime(path?: string): RuntimeInfo {
     loaded = native().loadRuntime(candidate);
   } catch (err) {
     if (!isOrtError(err)) throw err;
-    const bundled = source === 'the onnxruntime-node package';
+    const bundled = source === `the ${runtimePackage()} package`;
     const fix =
       err.code === 'RUNTIME_TOO_OLD'
         ? bundled
-          ? `Install an onnxruntime-node of 1.${native().apiVersion} or newer.`
-          : `Point ${source} at ONNX Runtime 1.${native().apiVersion} or newer, or unset it to use the CPU build inside onnxruntime-node.`
+          ? `Reinstall onnx-native so that ${runtimePackage()} is the version it names.`
+          : `Point ${source} at ONNX Runtime 1.${native().apiVersion} or newer, or unset it to use the CPU build that comes with onnx-native.`
         : err.code === 'RUNTIME_CONFLICT'
           ? 'Load one library per process: choose it before the first session.'
           : `Check that the file is an ONNX Runtime library for ${process.platform}-${process.arch}, and that its own dependencies are found.`;

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The package's install step: use a prebuilt addon (prebuilds/) or an existing build
-// if one loads on this platform; otherwise build from source.
+// The package's install step. Installs from npm carry prebuilt addons (prebuilds/),
+// which need nothing from this script: npm may skip it (--ignore-scripts, or npm 11
+// not approving dependencies' scripts) and the package still works. It builds from
+// source only when no prebuilt or earlier build loads on this machine:
+//   - in a clone of the repository (npm install), with cmake-js from devDependencies;
+//   - elsewhere (npm rebuild onnx-native), with the node-gyp that npm ships.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,17 +14,33 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-try {
-  require('node-gyp-build')(root);
-  process.exit(0);
-} catch {
-  // nothing loadable yet: build below
+function loads() {
+  try {
+    require('node-gyp-build')(root);
+    return true;
+  } catch {
+    return false;
+  }
 }
-if (!existsSync(join(root, 'node_modules', 'cmake-js'))) {
+
+if (loads() && !process.env.ONNX_NATIVE_BUILD_FROM_SOURCE) process.exit(0);
+
+const run = (file, args) => execFileSync(process.execPath, [file, ...args], { cwd: root, stdio: 'inherit' });
+const nodeGyp = process.env.npm_config_node_gyp ?? join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+try {
+  if (existsSync(join(root, 'node_modules', 'cmake-js'))) {
+    run(join(root, 'scripts', 'build.mjs'), []);
+  } else if (existsSync(nodeGyp)) {
+    run(join(root, 'scripts', 'fetch-headers.mjs'), []);
+    run(nodeGyp, ['rebuild']);
+  } else {
+    throw new Error('neither cmake-js nor node-gyp was found');
+  }
+} catch (err) {
   console.error(
-    `onnx-native: no prebuilt addon for ${process.platform}-${process.arch}, and the build tools ` +
-      '(devDependencies) are not installed. From a clone of the repository: npm install.',
+    `onnx-native: building from source for ${process.platform}-${process.arch} failed (${err.message.split('\n')[0]}).\n` +
+      'It needs Python 3, make and a C++17 compiler (what node-gyp needs), and ONNX Runtime 1.21+ headers:\n' +
+      "fetched from Debian's libonnxruntime-dev, or found in ORT_INCLUDE_DIR. See the README, \"Build from source\".",
   );
   process.exit(1);
 }
-execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });

@@ -91,8 +91,9 @@ export function loadRuntime(path?: string): RuntimeInfo {
       'RUNTIME_LOAD_FAILED',
     );
   }
+  const addon = native(); // outside the try: a missing addon has its own message
   try {
-    loaded = native().loadRuntime(candidate);
+    loaded = addon.loadRuntime(candidate);
   } catch (err) {
     if (!isOrtError(err)) throw err;
     const bundled = source === `the ${runtimePackage()} package`;
@@ -100,7 +101,7 @@ export function loadRuntime(path?: string): RuntimeInfo {
       err.code === 'RUNTIME_TOO_OLD'
         ? bundled
           ? `Reinstall onnx-native so that ${runtimePackage()} is the version it names.`
-          : `Point ${source} at ONNX Runtime 1.${native().apiVersion} or newer, or unset it to use the CPU build that comes with onnx-native.`
+          : `Point ${source} at ONNX Runtime 1.${addon.apiVersion} or newer, or unset it to use the CPU build that comes with onnx-native.`
         : err.code === 'RUNTIME_CONFLICT'
           ? 'Load one library per process: choose it before the first session.'
           : `Check that the file is an ONNX Runtime library for ${process.platform}-${process.arch}, and that its own dependencies are found.`;

@@ -9,6 +9,7 @@
       "target_name": "onnx_native",
       "sources": [
         "native/addon.cc",
+        "native/execution_providers.cc",
         "native/model_info.cc",
         "native/ort_api.cc",
         "native/run_job.cc",

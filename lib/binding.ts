@@ -15,6 +15,10 @@ export interface NativeValueInfo {
 }
 
 export interface NativeModelInfo {
+  /** The providers the session registered, in order; CPUExecutionProvider last. */
+  providers?: string[];
+  /** Optional providers that failed to register, and why. */
+  skippedProviders?: { provider: string; reason: string }[];
   inputs: NativeValueInfo[];
   outputs: NativeValueInfo[];
   metadata: {
@@ -55,7 +59,8 @@ export interface NativeSessionOptions {
   profileFilePrefix: string;
   freeDimensionOverrides: [string, number][];
   configEntries: [string, string][];
-  executionProviders: [string, [string, string][]][];
+  /** [ONNX Runtime's provider name, its options, optional] in order of preference; the CPU provider is implied. */
+  executionProviders: [string, [string, string][], boolean][];
 }
 
 export interface NativeAddon {

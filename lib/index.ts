@@ -20,14 +20,15 @@ export { OrtError } from './errors';
 export type { BindingErrorCode, ErrorCode, OrtStatusCode } from './errors';
 export { availableProviders, loadRuntime, RUNTIME_PATH_ENV } from './runtime';
 export type { RuntimeInfo } from './runtime';
+export type { LogLevel, SessionOptions } from './options';
 export type {
   CpuProviderOptions,
   CudaProviderOptions,
+  CudaStreamHandle,
   ExecutionProvider,
   ExecutionProviderName,
   ExecutionProviderOptions,
-  LogLevel,
-  SessionOptions,
+  ShapeProfile,
   TensorRtProviderOptions,
-} from './options';
+} from './providers';
 export type { AnySignature, Feeds, OutputName, Results, Signature, TensorOf } from './signature';

@@ -4,44 +4,10 @@
  */
 import type { NativeSessionOptions } from './binding';
 import { OrtError } from './errors';
+import { type ExecutionProvider, providerConfig, providerSpec } from './providers';
 
 /** ONNX Runtime's log levels, most verbose first. */
 export type LogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
-
-/** The CPU execution provider (always available, and always the last resort). */
-export interface CpuProviderOptions {
-  name: 'cpu';
-  /** Use ONNX Runtime's memory arena for this provider. Default: true. */
-  useArena?: boolean;
-}
-
-/**
- * The CUDA execution provider. Needs a GPU build of ONNX Runtime (see
- * {@link SessionOptions.runtimePath}).
- */
-export interface CudaProviderOptions {
-  name: 'cuda';
-  /** The GPU to run on. Default: 0. */
-  deviceId?: number;
-}
-
-/**
- * The TensorRT execution provider. Needs a GPU build of ONNX Runtime with TensorRT.
- */
-export interface TensorRtProviderOptions {
-  name: 'tensorrt';
-  /** The GPU to run on. Default: 0. */
-  deviceId?: number;
-}
-
-/** An execution provider with its options. */
-export type ExecutionProviderOptions = CpuProviderOptions | CudaProviderOptions | TensorRtProviderOptions;
-
-/** An execution provider's name. */
-export type ExecutionProviderName = ExecutionProviderOptions['name'];
-
-/** An execution provider: a name, or a name with options. */
-export type ExecutionProvider = ExecutionProviderName | ExecutionProviderOptions;
 
 /**
  * Options of {@link createSession}. Every field is optional. (`batching`, which makes
@@ -88,7 +54,9 @@ export interface SessionOptions {
   /** Raw session configuration entries (keys of onnxruntime_session_options_config_keys.h). */
   configEntries?: Record<string, string>;
   /**
-   * Execution providers in order of preference. Default: `['cpu']`.
+   * Execution providers in order of preference, each a name or a name with options:
+   * `['tensorrt', { name: 'cuda', deviceId: 1 }, 'cpu']`. The CPU provider is always
+   * there as the last resort. Default: `['cpu']`.
    */
   executionProviders?: readonly ExecutionProvider[];
 }
@@ -112,14 +80,6 @@ const OPTION_NAMES: readonly (keyof SessionOptions)[] = [
   'configEntries',
   'executionProviders',
 ];
-const PROVIDER_NAMES: readonly ExecutionProviderName[] = ['cpu', 'cuda', 'tensorrt'];
-/** ONNX Runtime's names for the providers. */
-export const ORT_PROVIDER_NAMES: Readonly<Record<ExecutionProviderName, string>> = {
-  cpu: 'CPUExecutionProvider',
-  cuda: 'CUDAExecutionProvider',
-  tensorrt: 'TensorrtExecutionProvider',
-};
-
 /** @internal Throws INVALID_OPTION unless `keys` are all in `known`. */
 export function checkKeys(value: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(value)) {
@@ -168,52 +128,41 @@ function record<V>(name: string, value: unknown, check: (v: unknown) => v is V, 
   });
 }
 
-/** @internal Execution providers, normalized to `{ name, ... }` objects. */
-export function normalizeProviders(value: unknown): ExecutionProviderOptions[] {
-  if (value === undefined) return [{ name: 'cpu' }];
-  if (!Array.isArray(value) || value.length === 0) throw bad('executionProviders', 'a non-empty array', value);
-  return value.map((entry: unknown) => {
-    const spec = (typeof entry === 'string' ? { name: entry } : entry) as ExecutionProviderOptions;
-    if (typeof spec !== 'object' || spec === null || !PROVIDER_NAMES.includes(spec.name)) {
-      throw new OrtError(
-        `unknown execution provider ${JSON.stringify(typeof entry === 'object' ? spec?.name : entry)}; valid ones are: ${PROVIDER_NAMES.join(', ')}`,
-        'INVALID_OPTION',
-      );
-    }
-    return spec;
-  });
-}
-
 /**
  * @internal Checks `options` and translates them for the native layer. `available` is
- * ONNX Runtime's list of compiled-in providers.
+ * ONNX Runtime's list of compiled-in providers; optional providers it lacks are left
+ * out, and listed in `skipped`.
  */
-export function toNativeOptions(options: SessionOptions, available: readonly string[]): NativeSessionOptions {
+export function toNativeOptions(
+  options: SessionOptions,
+  available: readonly string[],
+  skipped: { provider: string; reason: string }[] = [],
+): NativeSessionOptions {
   if (typeof options !== 'object' || options === null) throw bad('', 'an object', options);
   checkKeys(options, OPTION_NAMES, 'session option');
-  const providers = normalizeProviders(options.executionProviders);
+  const providers = options.executionProviders ?? ['cpu'];
+  if (!Array.isArray(providers) || providers.length === 0) throw bad('executionProviders', 'a non-empty array', providers);
   let arena = bool('enableCpuMemArena', options.enableCpuMemArena, true);
-  const native: [string, [string, string][]][] = [];
-  for (const provider of providers) {
-    const ortName = ORT_PROVIDER_NAMES[provider.name];
-    if (!available.includes(ortName)) {
+  const native: NativeSessionOptions['executionProviders'] = [];
+  for (const spec of providers.map(providerSpec)) {
+    if (spec.name === 'cpu') {
+      arena = bool('executionProviders[cpu].useArena', spec.useArena, arena);
+      continue; // always registered, last
+    }
+    const config = providerConfig(spec);
+    if (!available.includes(config.ortName)) {
+      if (config.optional) {
+        skipped.push({ provider: spec.name, reason: `not in the loaded ONNX Runtime, which has: ${available.join(', ')}` });
+        continue;
+      }
       throw new OrtError(
-        `execution provider '${provider.name}' (${ortName}) is not in the loaded ONNX Runtime, which has: ` +
-          `${available.join(', ')}. Load a build that has it with the runtimePath option or ORT_DYLIB_PATH.`,
+        `execution provider '${spec.name}' (${config.ortName}) is not in the loaded ONNX Runtime, which has: ` +
+          `${available.join(', ')}. Load a build that has it with the runtimePath option or ORT_DYLIB_PATH, ` +
+          `or mark it { name: '${spec.name}', optional: true } to go on without it.`,
         'PROVIDER_UNAVAILABLE',
       );
     }
-    if (provider.name === 'cpu') {
-      checkKeys(provider, ['name', 'useArena'], 'cpu provider option');
-      arena = bool('executionProviders[cpu].useArena', provider.useArena, arena);
-      native.push([ortName, []]);
-    } else {
-      throw new OrtError(
-        `execution provider '${provider.name}' is available in the loaded ONNX Runtime, but this version of ` +
-          'onnx-native does not register it yet',
-        'NOT_IMPLEMENTED',
-      );
-    }
+    native.push([config.ortName, config.options, config.optional]);
   }
   const profiling = options.profiling;
   if (profiling !== undefined && typeof profiling !== 'boolean' && (typeof profiling !== 'string' || profiling === '')) {

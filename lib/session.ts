@@ -9,6 +9,7 @@ import { runHeader } from './run-header';
 import { type DTypeInfo, type ElementType, type TensorData, dtypeByOnnx, onnxTypeName } from './dtypes';
 import { OrtError, abortError, isOrtError, type OrtStatusCode } from './errors';
 import { type SessionOptions, toNativeOptions } from './options';
+import { ORT_PROVIDER_NAMES } from './providers';
 import { BatchedSession, type BatchingOptions } from './batcher';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
@@ -113,6 +114,13 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   readonly inputNames: readonly string[];
   /** The output names, in the model's order. */
   readonly outputNames: readonly string[];
+  /**
+   * The execution providers the session runs on, in order of preference: `['cuda',
+   * 'cpu']`, say. Ends with `'cpu'`, which takes whatever the others cannot run.
+   */
+  readonly providers: readonly string[];
+  /** Providers marked `optional` that the session went on without, and why. */
+  readonly skippedProviders: readonly { readonly provider: string; readonly reason: string }[];
 
   #native: NativeSession | undefined;
   readonly #inputs: ReadonlyMap<string, Slot>;
@@ -147,6 +155,9 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     this.inputNames = Object.freeze(inputs.map((s) => s.meta.name));
     this.outputNames = Object.freeze(outputs.map((s) => s.meta.name));
     this.metadata = Object.freeze({ ...info.metadata, custom: Object.freeze(info.metadata.custom) });
+    const shortName = (ortName: string) => Object.entries(ORT_PROVIDER_NAMES).find(([, n]) => n === ortName)?.[0] ?? ortName;
+    this.providers = Object.freeze((info.providers ?? ['CPUExecutionProvider']).map(shortName));
+    this.skippedProviders = Object.freeze((info.skippedProviders ?? []).map((s) => Object.freeze({ provider: shortName(s.provider), reason: s.reason })));
   }
 
   /** Whether {@link Session.release} has been called. */
@@ -512,7 +523,8 @@ export async function createSession<S extends Signature = AnySignature>(
 
 async function loadSession<S extends Signature>(model: string | Uint8Array, options: SessionOptions): Promise<Session<S>> {
   loadRuntime(options.runtimePath);
-  const nativeOptions = toNativeOptions(options, availableProviders());
+  const skipped: { provider: string; reason: string }[] = [];
+  const nativeOptions = toNativeOptions(options, availableProviders(), skipped);
   let source: string | Uint8Array;
   let what: string;
   if (typeof model === 'string') {
@@ -529,9 +541,19 @@ async function loadSession<S extends Signature>(model: string | Uint8Array, opti
   }
   try {
     const { session, info } = await native().createSession(source, nativeOptions);
+    info.skippedProviders = [...skipped, ...(info.skippedProviders ?? [])];
     return new Session<S>(session, info, nativeOptions.intraOpNumThreads);
   } catch (err) {
     if (!isOrtError(err)) throw err;
+    // A provider that would not start is not the model's fault.
+    if (err.code === 'EP_FAIL') {
+      throw new OrtError(
+        `${err.message.trim()}\nThe GPU providers need ONNX Runtime's provider libraries beside its own ` +
+          '(libonnxruntime_providers_shared, _cuda, _tensorrt), CUDA 12 and cuDNN 9 (and TensorRT 10) where the ' +
+          "dynamic loader finds them, and a GPU. Mark the provider { optional: true } to go on without it.",
+        'EP_FAIL',
+      );
+    }
     throw new OrtError(`cannot load the model from ${what}: ${err.message}`, 'MODEL_LOAD_FAILED', err.code as OrtStatusCode);
   }
 }

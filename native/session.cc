@@ -17,8 +17,8 @@ namespace {
 // weight prepacking), far too long for the JavaScript thread.
 class LoadTask : public PromiseTask {
  public:
-  LoadTask(Napi::Env env, Napi::Value model, SessionOptionsPtr options)
-      : PromiseTask(env), options_(std::move(options)) {
+  LoadTask(Napi::Env env, Napi::Value model, SessionOptionsSpec options)
+      : PromiseTask(env), spec_(std::move(options)) {
     if (model.IsString()) {
       path_ = model.As<Napi::String>().Utf8Value();
     } else if (model.IsTypedArray() && model.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
@@ -35,11 +35,12 @@ class LoadTask : public PromiseTask {
  protected:
   void Run() override {
     const Runtime& runtime = CurrentRuntime();
+    built_ = BuildSessionOptions(spec_);
     OrtSession* raw = nullptr;
     if (fromBytes_) {
-      Check(Api().CreateSessionFromArray(runtime.env, bytes_, length_, options_.get(), &raw));
+      Check(Api().CreateSessionFromArray(runtime.env, bytes_, length_, built_.options.get(), &raw));
     } else {
-      Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), options_.get(), &raw));
+      Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), built_.options.get(), &raw));
     }
     auto core = std::make_shared<SessionCore>();
     core->session.reset(raw);
@@ -53,12 +54,25 @@ class LoadTask : public PromiseTask {
     Napi::Object result = Napi::Object::New(env);
     auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core_);
     result.Set("session", AddonData::Of(env).sessionClass.New({external}));
-    result.Set("info", ModelInfoToJs(env, core_->info));
+    Napi::Object info = ModelInfoToJs(env, core_->info);
+    Napi::Array providers = Napi::Array::New(env, built_.providers.size());
+    for (size_t i = 0; i < built_.providers.size(); ++i) providers[static_cast<uint32_t>(i)] = built_.providers[i];
+    info.Set("providers", providers);
+    Napi::Array skipped = Napi::Array::New(env, built_.skippedProviders.size());
+    for (size_t i = 0; i < built_.skippedProviders.size(); ++i) {
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("provider", built_.skippedProviders[i].first);
+      entry.Set("reason", built_.skippedProviders[i].second);
+      skipped[static_cast<uint32_t>(i)] = entry;
+    }
+    info.Set("skippedProviders", skipped);
+    result.Set("info", info);
     return result;
   }
 
  private:
-  SessionOptionsPtr options_;
+  SessionOptionsSpec spec_;
+  BuiltSessionOptions built_;
   std::string path_;
   Napi::ObjectReference model_;
   bool fromBytes_ = false;
@@ -74,7 +88,7 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     CurrentRuntime();  // fail here, on the caller's stack, if nothing is loaded
     if (!info[1].IsObject()) throw BindingError("INVALID_ARGUMENT", "options must be an object");
-    return QueuePromiseTask(env, std::make_unique<LoadTask>(env, info[0], BuildSessionOptions(info[1].As<Napi::Object>())));
+    return QueuePromiseTask(env, std::make_unique<LoadTask>(env, info[0], ReadSessionOptions(info[1].As<Napi::Object>())));
   });
 }
 

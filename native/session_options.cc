@@ -1,13 +1,7 @@
 #include "session_options.h"
 
-#include <string>
-#include <utility>
-#include <vector>
-
 namespace onnx_native {
 namespace {
-
-using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 // Checked reads: lib/ builds the object, so a wrong type here is a bug in lib/, and
 // it still gets a JavaScript TypeError rather than undefined behaviour.
@@ -29,17 +23,17 @@ std::string StringField(const Napi::Object& o, const char* key) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+Napi::Array ArrayOf(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, what + " must be an array");
+  return v.As<Napi::Array>();
+}
+
 // [[key, value], ...] with string or number values, as lib/ flattens maps.
-Pairs PairsOf(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!v.IsArray()) throw Napi::TypeError::New(env, what + " must be an array of pairs");
-  Napi::Array list = v.As<Napi::Array>();
-  Pairs pairs;
+StringPairs PairsOf(Napi::Env env, Napi::Value v, const std::string& what) {
+  Napi::Array list = ArrayOf(env, v, what);
+  StringPairs pairs;
   for (uint32_t i = 0; i < list.Length(); ++i) {
-    Napi::Value item = list[i];
-    if (!item.IsArray() || item.As<Napi::Array>().Length() != 2) {
-      throw Napi::TypeError::New(env, what + " must be an array of pairs");
-    }
-    Napi::Array pair = item.As<Napi::Array>();
+    Napi::Array pair = ArrayOf(env, list.Get(i), what + " entry");
     pairs.emplace_back(pair.Get(0u).ToString().Utf8Value(), pair.Get(1u).ToString().Utf8Value());
   }
   return pairs;
@@ -47,54 +41,70 @@ Pairs PairsOf(Napi::Env env, Napi::Value v, const std::string& what) {
 
 }  // namespace
 
-SessionOptionsPtr BuildSessionOptions(const Napi::Object& o) {
-  const OrtApi& api = Api();
+SessionOptionsSpec ReadSessionOptions(const Napi::Object& o) {
   Napi::Env env = o.Env();
+  SessionOptionsSpec spec;
+  spec.intraOpNumThreads = IntField(o, "intraOpNumThreads");
+  spec.interOpNumThreads = IntField(o, "interOpNumThreads");
+  spec.executionMode = IntField(o, "executionMode");
+  spec.graphOptimizationLevel = IntField(o, "graphOptimizationLevel");
+  spec.enableCpuMemArena = BoolField(o, "enableCpuMemArena");
+  spec.enableMemPattern = BoolField(o, "enableMemPattern");
+  spec.logSeverityLevel = IntField(o, "logSeverityLevel");
+  spec.logId = StringField(o, "logId");
+  spec.optimizedModelFilePath = StringField(o, "optimizedModelFilePath");
+  spec.profileFilePrefix = StringField(o, "profileFilePrefix");
+  spec.freeDimensionOverrides = PairsOf(env, o.Get("freeDimensionOverrides"), "freeDimensionOverrides");
+  spec.configEntries = PairsOf(env, o.Get("configEntries"), "configEntries");
+  // [[name, [[key, value], ...], optional], ...]
+  Napi::Array providers = ArrayOf(env, o.Get("executionProviders"), "executionProviders");
+  for (uint32_t i = 0; i < providers.Length(); ++i) {
+    Napi::Array entry = ArrayOf(env, providers.Get(i), "executionProviders entry");
+    ProviderSpec provider;
+    provider.name = entry.Get(0u).ToString().Utf8Value();
+    provider.options = PairsOf(env, entry.Get(1u), "provider options");
+    provider.optional = entry.Get(2u).ToBoolean().Value();
+    spec.providers.push_back(std::move(provider));
+  }
+  return spec;
+}
+
+BuiltSessionOptions BuildSessionOptions(const SessionOptionsSpec& spec) {
+  const OrtApi& api = Api();
   OrtSessionOptions* raw = nullptr;
   Check(api.CreateSessionOptions(&raw));
-  SessionOptionsPtr options(raw);
+  BuiltSessionOptions built{SessionOptionsPtr(raw), {}, {}};
 
-  Check(api.SetIntraOpNumThreads(raw, IntField(o, "intraOpNumThreads")));
-  Check(api.SetInterOpNumThreads(raw, IntField(o, "interOpNumThreads")));
-  Check(api.SetSessionExecutionMode(raw, static_cast<ExecutionMode>(IntField(o, "executionMode"))));
-  Check(api.SetSessionGraphOptimizationLevel(
-      raw, static_cast<GraphOptimizationLevel>(IntField(o, "graphOptimizationLevel"))));
-  Check(BoolField(o, "enableCpuMemArena") ? api.EnableCpuMemArena(raw) : api.DisableCpuMemArena(raw));
-  Check(BoolField(o, "enableMemPattern") ? api.EnableMemPattern(raw) : api.DisableMemPattern(raw));
-  Check(api.SetSessionLogSeverityLevel(raw, IntField(o, "logSeverityLevel")));
-
-  std::string logId = StringField(o, "logId");
-  if (!logId.empty()) Check(api.SetSessionLogId(raw, logId.c_str()));
-  std::string optimized = StringField(o, "optimizedModelFilePath");
-  if (!optimized.empty()) Check(api.SetOptimizedModelFilePath(raw, ToOrtPath(optimized).c_str()));
-  std::string profile = StringField(o, "profileFilePrefix");
-  if (!profile.empty()) Check(api.EnableProfiling(raw, ToOrtPath(profile).c_str()));
-
-  for (const auto& [name, value] : PairsOf(env, o.Get("freeDimensionOverrides"), "freeDimensionOverrides")) {
+  Check(api.SetIntraOpNumThreads(raw, spec.intraOpNumThreads));
+  Check(api.SetInterOpNumThreads(raw, spec.interOpNumThreads));
+  Check(api.SetSessionExecutionMode(raw, static_cast<ExecutionMode>(spec.executionMode)));
+  Check(api.SetSessionGraphOptimizationLevel(raw, static_cast<GraphOptimizationLevel>(spec.graphOptimizationLevel)));
+  Check(spec.enableCpuMemArena ? api.EnableCpuMemArena(raw) : api.DisableCpuMemArena(raw));
+  Check(spec.enableMemPattern ? api.EnableMemPattern(raw) : api.DisableMemPattern(raw));
+  Check(api.SetSessionLogSeverityLevel(raw, spec.logSeverityLevel));
+  if (!spec.logId.empty()) Check(api.SetSessionLogId(raw, spec.logId.c_str()));
+  if (!spec.optimizedModelFilePath.empty()) {
+    Check(api.SetOptimizedModelFilePath(raw, ToOrtPath(spec.optimizedModelFilePath).c_str()));
+  }
+  if (!spec.profileFilePrefix.empty()) Check(api.EnableProfiling(raw, ToOrtPath(spec.profileFilePrefix).c_str()));
+  for (const auto& [name, value] : spec.freeDimensionOverrides) {
     Check(api.AddFreeDimensionOverrideByName(raw, name.c_str(), std::stoll(value)));
   }
-  for (const auto& [key, value] : PairsOf(env, o.Get("configEntries"), "configEntries")) {
-    Check(api.AddSessionConfigEntry(raw, key.c_str(), value.c_str()));
-  }
+  for (const auto& [key, value] : spec.configEntries) Check(api.AddSessionConfigEntry(raw, key.c_str(), value.c_str()));
 
-  // [[name, [[key, value], ...]], ...], in priority order. The CPU provider is always
-  // present as the last resort, so it needs no registration of its own.
-  Napi::Value providers = o.Get("executionProviders");
-  if (!providers.IsArray()) throw Napi::TypeError::New(env, "executionProviders must be an array");
-  Napi::Array list = providers.As<Napi::Array>();
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    Napi::Array entry = list.Get(i).As<Napi::Array>();
-    std::string name = entry.Get(0u).ToString().Utf8Value();
-    if (name == "CPUExecutionProvider") continue;
-    Pairs pairs = PairsOf(env, entry.Get(1u), "provider options");
-    std::vector<const char*> keys, values;
-    for (const auto& [key, value] : pairs) {
-      keys.push_back(key.c_str());
-      values.push_back(value.c_str());
+  for (const ProviderSpec& provider : spec.providers) {
+    try {
+      AppendExecutionProvider(raw, provider);
+      built.providers.push_back(provider.name);
+    } catch (const BindingError& e) {
+      if (!provider.optional) {
+        throw BindingError("EP_FAIL", provider.name + " would not start: " + e.what());
+      }
+      built.skippedProviders.emplace_back(provider.name, e.what());
     }
-    Check(api.SessionOptionsAppendExecutionProvider(raw, name.c_str(), keys.data(), values.data(), keys.size()));
   }
-  return options;
+  built.providers.push_back("CPUExecutionProvider");
+  return built;
 }
 
 }  // namespace onnx_native

@@ -10,6 +10,7 @@
       "sources": [
         "native/addon.cc",
         "native/execution_providers.cc",
+        "native/io_binding.cc",
         "native/model_info.cc",
         "native/ort_api.cc",
         "native/run_job.cc",

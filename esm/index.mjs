@@ -8,6 +8,7 @@ export const {
   createPool,
   createSession,
   InferencePool,
+  IoBinding,
   move,
   Session,
   tensor,

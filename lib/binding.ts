@@ -43,6 +43,20 @@ export interface NativeSession {
   release(): void;
   endProfiling(): string;
   share(): number;
+  createBinding(): NativeIoBinding;
+}
+
+/** See native/io_binding.h. */
+export interface NativeIoBinding {
+  bindInput(index: number, elementType: number, dims: readonly number[], data: unknown): void;
+  bindOutput(index: number, elementType: number, dims: readonly number[], data: unknown): void;
+  bindOutputToHost(index: number): void;
+  run(callback: (error: Error | null) => void, runOptions?: NativeRunOptions): void;
+  runSync(runOptions?: NativeRunOptions): void;
+  outputs(): unknown[];
+  clearInputs(): void;
+  clearOutputs(): void;
+  release(): void;
 }
 
 /** lib/options.ts's NativeSessionOptions, as native/session_options.cc reads it. */

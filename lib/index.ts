@@ -6,6 +6,8 @@
  */
 export { attachSession, createSession, Session } from './session';
 export { BatchedSession } from './batcher';
+export { IoBinding } from './io-binding';
+export type { BindingRunOptions } from './io-binding';
 export { createPool, InferencePool } from './pool';
 export type { PoolModelInfo, PoolModule, PoolOptions, PoolRunOptions } from './pool';
 export { move } from 'piscina';

@@ -6,11 +6,13 @@ import { availableParallelism } from 'node:os';
 import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
 import { POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
-import { type DTypeInfo, type ElementType, type TensorData, dtypeByOnnx, onnxTypeName } from './dtypes';
+import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
+import { readOutput } from './output-meta';
 import { OrtError, abortError, isOrtError, type OrtStatusCode } from './errors';
 import { type SessionOptions, toNativeOptions } from './options';
 import { ORT_PROVIDER_NAMES } from './providers';
 import { BatchedSession, type BatchingOptions } from './batcher';
+import { IoBinding } from './io-binding';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
 import { type AnyTensor, type Tensor, checkTensor, label } from './tensor';
@@ -68,8 +70,8 @@ type UntypedRunOptions = RunOptions<AnySignature, string>;
 const RUN_OPTION_NAMES = ['signal', 'outputNames', 'outputs', 'logSeverityLevel', 'tag', 'configEntries'];
 const LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'];
 
-/** A value's metadata plus what validating feeds against it needs. */
-interface Slot {
+/** @internal A value's metadata plus what validating feeds against it needs. */
+export interface Slot {
   readonly index: number;
   readonly meta: ValueMetadata;
   readonly dtype: DTypeInfo | undefined;
@@ -264,6 +266,31 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   }
 
   /**
+   * An I/O binding: inputs and outputs bound once, then any number of runs. Bound
+   * outputs stay bound from run to run, so one model's output array can be the next
+   * model's input, and a recurrent state can go round without copies.
+   *
+   * @example
+   * ```ts
+   * const binding = session.createBinding();
+   * binding.bindInput('x', x).bindOutput('y', y); // y: a tensor of the output's shape
+   * await binding.run();                          // y.data now holds the result
+   * ```
+   */
+  createBinding(): IoBinding<S> {
+    return new IoBinding<S>(this.#handle().createBinding(), {
+      input: (name) => this.#inputSlot(name),
+      output: (name) => {
+        const slot = this.#outputs.get(name);
+        if (!slot) throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
+        return slot;
+      },
+      check: (t, slot, role) => checkAgainst(t, slot, role),
+      inputNames: this.inputNames,
+    });
+  }
+
+  /**
    * A batching view of this session: concurrent `run()` calls are coalesced into
    * batches along the inputs' batch axis. See {@link BatchingOptions}.
    *
@@ -417,40 +444,20 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     const out: Record<string, AnyTensor> = {};
     const own = results?.[0] as Float64Array | undefined;
     const meta = own ?? runHeader.buffer;
-    const inlineStart = meta[0] * 8;
+    const viewOf = own ? (dtype: DTypeInfo) => new dtype.array!(own.buffer, own.byteOffset) : headerView;
     const slots = call.slots;
     let at = 1;
     for (let i = 0; i < slots.length; i++) {
-      const type = meta[at++];
-      const rank = meta[at++];
-      const dims = new Array<number>(rank);
-      let count = 1;
-      for (let d = 0; d < rank; d++) count *= dims[d] = meta[at++];
-      const inlineAt = meta[at++];
       const name = slots[i].meta.name;
-      if (type === 0) {
-        out[name] = call.provided![name] as AnyTensor;
-        continue;
-      }
-      const dtype = dtypeByOnnx[type]!;
-      let data: TensorData | string[];
-      if (inlineAt >= 0) {
-        // Copied off the header into a new array: one this small lives on V8's heap,
-        // with no backing store to allocate and track.
-        const view = (own ? new dtype.array!(own.buffer, own.byteOffset) : runHeader.view(dtype)) as Float32Array;
-        const from = (inlineStart + inlineAt * 8) / dtype.bytes;
-        const copy = new dtype.array!(count) as Float32Array;
-        for (let k = 0; k < count; k++) copy[k] = view[from + k];
-        data = copy;
-      } else {
-        const value = results![i + 1];
-        data = dtype.array ? new dtype.array(value as ArrayBuffer) : (value as string[]);
-      }
-      out[name] = { type: dtype.name, dims, data } as AnyTensor;
+      out[name] = readOutput(meta, at, results?.[i + 1], meta[0] * 8, viewOf) ?? (call.provided![name] as AnyTensor);
+      at += 3 + meta[at + 1];
     }
     return out;
   }
 }
+
+/** Views of the run header, for outputs that came back inline in it. */
+const headerView = (dtype: DTypeInfo) => runHeader.view(dtype);
 
 interface PreparedRun {
   session: NativeSession;

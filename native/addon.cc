@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "io_binding.h"
 #include "run_pool.h"
 #include "runtime.h"
 #include "run_options.h"
@@ -96,6 +97,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data.sessionClass = Napi::Persistent(session);
   Napi::Function runOptions = RunOptions::Define(env);
   data.runOptionsClass = Napi::Persistent(runOptions);
+  data.ioBindingClass = Napi::Persistent(NativeIoBinding::Define(env));
 
   exports.Set("loadRuntime", Napi::Function::New<JS_LoadRuntime>(env, "loadRuntime"));
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));

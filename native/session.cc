@@ -3,6 +3,7 @@
 #include <string>
 
 #include "addon_data.h"
+#include "io_binding.h"
 #include "run_job.h"
 #include "run_options.h"
 #include "run_pool.h"
@@ -113,6 +114,7 @@ Napi::Function NativeSession::Define(Napi::Env env) {
                          InstanceMethod<&NativeSession::JS_Release>("release"),
                          InstanceMethod<&NativeSession::JS_EndProfiling>("endProfiling"),
                          InstanceMethod<&NativeSession::JS_Share>("share"),
+                         InstanceMethod<&NativeSession::JS_CreateBinding>("createBinding"),
                      });
 }
 
@@ -151,6 +153,11 @@ Napi::Value NativeSession::JS_Share(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     return Napi::Number::New(env, static_cast<double>(ShareSession(Core(env))));
   });
+}
+
+Napi::Value NativeSession::JS_CreateBinding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value { return NativeIoBinding::Create(env, Core(env)); });
 }
 
 void NativeSession::JS_Release(const Napi::CallbackInfo&) {

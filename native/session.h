@@ -32,8 +32,8 @@ Napi::Value AttachSession(const Napi::CallbackInfo& info);
 
 // JavaScript: run(data, callback, runOptions?), calling callback(error, results) later;
 // runSync(data, runOptions?) => results; release(); endProfiling() => path; share() =>
-// a number other threads attach by. The rest of each call is in the run header; see
-// run_job.h.
+// a number other threads attach by; createBinding() => NativeIoBinding (io_binding.h).
+// The rest of each call is in the run header; see run_job.h.
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -45,6 +45,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   void JS_Release(const Napi::CallbackInfo& info);
   Napi::Value JS_EndProfiling(const Napi::CallbackInfo& info);
   Napi::Value JS_Share(const Napi::CallbackInfo& info);
+  Napi::Value JS_CreateBinding(const Napi::CallbackInfo& info);
   const std::shared_ptr<SessionCore>& Core(Napi::Env env) const;
 
   std::shared_ptr<SessionCore> core_;  // null once released

@@ -1,0 +1,197 @@
+/**
+ * I/O binding: a session's inputs and outputs bound once to memory, then run any
+ * number of times. Outputs stay bound from run to run: chained models, recurrent state.
+ */
+import type { NativeIoBinding } from './binding';
+import { native } from './binding';
+import type { DTypeInfo } from './dtypes';
+import { OrtError, abortError } from './errors';
+import { readOutput } from './output-meta';
+import type { Slot } from './session';
+import type { AnySignature, Results, Signature } from './signature';
+import type { AnyTensor, Tensor, TensorLike } from './tensor';
+
+/** @internal What a binding needs from its session. */
+export interface BindingContext {
+  input(name: string): Slot;
+  output(name: string): Slot;
+  check(t: unknown, slot: Slot, role: 'input' | 'output'): void;
+  inputNames: readonly string[];
+}
+
+/** Options of {@link IoBinding.run}. */
+export interface BindingRunOptions {
+  /** Cancels the run: it rejects with `ABORTED` at once, and ONNX Runtime stops between operators. */
+  signal?: AbortSignal;
+  /** This run's log level. */
+  logSeverityLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /** A tag for this run's log messages. */
+  tag?: string;
+}
+
+const LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'];
+
+/**
+ * Inputs and outputs bound to memory once, for many runs. Made by
+ * {@link Session.createBinding}. Bound arrays are read and written in place: do not
+ * change an input's array while a run is in flight.
+ *
+ * @typeParam S - The model's signature; see {@link Signature}.
+ */
+export class IoBinding<S extends Signature = AnySignature> {
+  #native: NativeIoBinding | undefined;
+  readonly #context: BindingContext;
+  /** Bound inputs by name, kept referenced while bound. */
+  readonly #inputs = new Map<string, TensorLike>();
+  /** Bound outputs by name: the caller's tensor, or null for one ONNX Runtime allocates. */
+  readonly #outputs = new Map<string, Tensor | null>();
+  #running = false;
+  #ran = false;
+
+  /** @internal Use {@link Session.createBinding}. */
+  constructor(handle: NativeIoBinding, context: BindingContext) {
+    this.#native = handle;
+    this.#context = context;
+  }
+
+  /**
+   * Binds an input to a tensor, whose array ONNX Runtime then reads in place at every
+   * run. Binding a name again replaces the tensor.
+   *
+   * @throws {@link OrtError} the codes of {@link Session.run} for a bad name or tensor.
+   */
+  bindInput(name: keyof S['inputs'] & string, t: TensorLike): this {
+    const handle = this.#idle();
+    const slot = this.#context.input(name);
+    this.#context.check(t, slot, 'input');
+    handle.bindInput(slot.index, (slot.dtype as DTypeInfo).onnx, t.dims, t.data);
+    this.#inputs.set(name, t);
+    return this;
+  }
+
+  /**
+   * Binds an output: to a tensor of the output's exact shape, which ONNX Runtime then
+   * writes into at every run; or, with no tensor, to memory ONNX Runtime allocates
+   * (read it with {@link IoBinding.outputs}).
+   */
+  bindOutput(name: keyof S['outputs'] & string, t?: Tensor): this {
+    const handle = this.#idle();
+    const slot = this.#context.output(name);
+    if (t === undefined) {
+      if (!slot.dtype) throw new OrtError(`output '${name}' is a ${slot.meta.kind}, which onnx-native cannot return`, 'NOT_IMPLEMENTED');
+      handle.bindOutputToHost(slot.index);
+      this.#outputs.set(name, null);
+    } else {
+      this.#context.check(t, slot, 'output');
+      handle.bindOutput(slot.index, (slot.dtype as DTypeInfo).onnx, t.dims, t.data);
+      this.#outputs.set(name, t);
+    }
+    return this;
+  }
+
+  /**
+   * Runs the model on the bound inputs and outputs, off the JavaScript thread.
+   *
+   * @throws {@link OrtError} (as a rejection) `MISSING_INPUT` when an input is unbound,
+   *   `SESSION_RELEASED`, `ABORTED`, or ONNX Runtime's code.
+   */
+  run(options: BindingRunOptions = {}): Promise<void> {
+    let runOptions;
+    let handle: NativeIoBinding;
+    try {
+      handle = this.#ready();
+      runOptions = this.#runOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const signal = options.signal;
+    this.#running = true;
+    // The bound arrays must outlive the run even if the binding is released meanwhile.
+    const keepAlive = [...this.#inputs.values(), ...this.#outputs.values()];
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        runOptions?.terminate();
+        reject(abortError(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      handle.run((error) => {
+        void keepAlive;
+        this.#running = false;
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) return;
+        if (error) return reject(error);
+        this.#ran = true;
+        resolve();
+      }, runOptions);
+    });
+  }
+
+  /** Runs the model on the bound inputs and outputs, on the calling thread. */
+  runSync(options: Omit<BindingRunOptions, 'signal'> = {}): void {
+    const handle = this.#ready();
+    const runOptions = this.#runOptions(options);
+    if (runOptions) handle.runSync(runOptions);
+    else handle.runSync();
+    this.#ran = true;
+  }
+
+  /**
+   * The bound outputs after a run: the caller's own tensors, and for outputs bound with
+   * no tensor, tensors over the memory ONNX Runtime allocated for them.
+   */
+  outputs(): Results<S> {
+    const handle = this.#idle();
+    if (!this.#ran) throw new OrtError('outputs() comes after a run', 'INVALID_ARGUMENT');
+    const [names, meta, ...values] = handle.outputs() as [string[], Float64Array, ...unknown[]];
+    const out: Record<string, AnyTensor> = {};
+    const viewOf = (dtype: DTypeInfo) => new dtype.array!(meta.buffer, meta.byteOffset);
+    let at = 1;
+    names.forEach((name, i) => {
+      const own = this.#outputs.get(name);
+      out[name] = own ? (own as AnyTensor) : readOutput(meta, at, values[i], meta[0] * 8, viewOf)!;
+      at += 3 + meta[at + 1];
+    });
+    return out as Results<S>;
+  }
+
+  /** Unbinds every input. */
+  clearInputs(): void {
+    this.#idle().clearInputs();
+    this.#inputs.clear();
+  }
+
+  /** Unbinds every output. */
+  clearOutputs(): void {
+    this.#idle().clearOutputs();
+    this.#outputs.clear();
+    this.#ran = false;
+  }
+
+  /** Releases the binding; a run in flight finishes first. */
+  release(): void {
+    this.#native?.release();
+    this.#native = undefined;
+  }
+
+  #idle(): NativeIoBinding {
+    if (!this.#native) throw new OrtError('the binding has been released', 'SESSION_RELEASED');
+    if (this.#running) throw new OrtError('the binding is running: wait for run() to settle', 'INVALID_ARGUMENT');
+    return this.#native;
+  }
+
+  #ready(): NativeIoBinding {
+    const handle = this.#idle();
+    const missing = this.#context.inputNames.filter((n) => !this.#inputs.has(n));
+    if (missing.length) throw new OrtError(`unbound input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`, 'MISSING_INPUT');
+    if (this.#outputs.size === 0) throw new OrtError('no output is bound: bindOutput() at least one', 'INVALID_OUTPUT_NAME');
+    return handle;
+  }
+
+  #runOptions(options: BindingRunOptions) {
+    if (options.signal?.aborted) throw abortError(options.signal);
+    if (!options.signal && options.logSeverityLevel === undefined && options.tag === undefined) return undefined;
+    const level = options.logSeverityLevel === undefined ? undefined : LOG_LEVELS.indexOf(options.logSeverityLevel);
+    if (level === -1) throw new OrtError(`options.logSeverityLevel must be one of ${LOG_LEVELS.join(', ')}`, 'INVALID_OPTION');
+    return new (native().RunOptions)(level, options.tag, []);
+  }
+}

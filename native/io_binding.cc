@@ -1,0 +1,223 @@
+#include "io_binding.h"
+
+#include <cstring>
+#include <optional>
+
+#include "addon_data.h"
+#include "run_options.h"
+#include "run_pool.h"
+#include "runtime.h"
+#include "session.h"
+#include "small_vector.h"
+#include "tensor.h"
+
+namespace onnx_native {
+namespace {
+
+const char* NameAt(const SessionCore& core, Napi::Value index, bool input) {
+  const auto& names = input ? core.inputNames : core.outputNames;
+  double i = index.IsNumber() ? index.As<Napi::Number>().DoubleValue() : -1;
+  if (!(i >= 0 && i < static_cast<double>(names.size()))) {
+    throw BindingError(input ? "INVALID_INPUT_NAME" : "INVALID_OUTPUT_NAME", "no such input or output");
+  }
+  return names[static_cast<size_t>(i)];
+}
+
+ValuePtr TensorFromArgs(const Napi::CallbackInfo& info) {
+  Napi::Value dimsValue = info[2];
+  if (!dimsValue.IsArray()) throw BindingError("INVALID_SHAPE", "dims must be an array");
+  Napi::Array dimsArray = dimsValue.As<Napi::Array>();
+  SmallVector<int64_t, 8> dims;
+  for (uint32_t d = 0; d < dimsArray.Length(); ++d) dims.push_back(dimsArray.Get(d).ToNumber().Int64Value());
+  return TensorFromJs(info.Env(), info[1].ToNumber().Int32Value(), dims.data(), dims.size(), info[3]);
+}
+
+// RunWithBinding on the pool; calls back (error) on the JavaScript thread.
+class BindingRunTask : public PoolTask {
+ public:
+  BindingRunTask(std::shared_ptr<SessionCore> core, std::shared_ptr<void> keepBinding, OrtIoBinding* binding,
+                 std::shared_ptr<OrtRunOptions> runOptions, Napi::Function callback)
+      : core_(std::move(core)),
+        keepBinding_(std::move(keepBinding)),
+        binding_(binding),
+        runOptions_(std::move(runOptions)),
+        callback_(Napi::Persistent(callback)) {}
+
+  void Execute() override {
+    try {
+      Check(Api().RunWithBinding(core_->session.get(), runOptions_.get(), binding_));
+    } catch (const BindingError& e) {
+      failure_ = e;
+    }
+  }
+
+  void Complete(Napi::Env env) override {
+    callback_.Call({failure_ ? MakeError(env, failure_->code(), failure_->what()).Value() : env.Null()});
+  }
+
+ private:
+  std::shared_ptr<SessionCore> core_;
+  std::shared_ptr<void> keepBinding_;
+  OrtIoBinding* binding_;
+  std::shared_ptr<OrtRunOptions> runOptions_;
+  Napi::FunctionReference callback_;
+  std::optional<BindingError> failure_;
+};
+
+}  // namespace
+
+Napi::Function NativeIoBinding::Define(Napi::Env env) {
+  return DefineClass(env, "NativeIoBinding",
+                     {
+                         InstanceMethod<&NativeIoBinding::JS_BindInput>("bindInput"),
+                         InstanceMethod<&NativeIoBinding::JS_BindOutput>("bindOutput"),
+                         InstanceMethod<&NativeIoBinding::JS_BindOutputToHost>("bindOutputToHost"),
+                         InstanceMethod<&NativeIoBinding::JS_Run>("run"),
+                         InstanceMethod<&NativeIoBinding::JS_RunSync>("runSync"),
+                         InstanceMethod<&NativeIoBinding::JS_Outputs>("outputs"),
+                         InstanceMethod<&NativeIoBinding::JS_ClearInputs>("clearInputs"),
+                         InstanceMethod<&NativeIoBinding::JS_ClearOutputs>("clearOutputs"),
+                         InstanceMethod<&NativeIoBinding::JS_Release>("release"),
+                     });
+}
+
+NativeIoBinding::NativeIoBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeIoBinding>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "bindings are made by session.createBinding()");
+  }
+  auto core = *info[0].As<Napi::External<std::shared_ptr<SessionCore>>>().Data();
+  Guard(info.Env(), [&] {
+    OrtIoBinding* raw = nullptr;
+    Check(Api().CreateIoBinding(core->session.get(), &raw));
+    state_ = std::make_shared<State>(State{std::move(core), IoBindingPtr(raw)});
+  });
+}
+
+Napi::Object NativeIoBinding::Create(Napi::Env env, std::shared_ptr<SessionCore> core) {
+  return AddonData::Of(env).ioBindingClass.New({Napi::External<std::shared_ptr<SessionCore>>::New(env, &core)});
+}
+
+OrtIoBinding* NativeIoBinding::Binding(Napi::Env) const {
+  if (!state_) throw BindingError("SESSION_RELEASED", "the binding has been released");
+  return state_->binding.get();
+}
+
+void NativeIoBinding::JS_BindInput(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    OrtIoBinding* binding = Binding(info.Env());
+    const char* name = NameAt(*state_->core, info[0], true);
+    ValuePtr value = TensorFromArgs(info);
+    // BindInput keeps its own reference to the value; the array it borrows stays
+    // referenced here until something else is bound under the name, or all is cleared.
+    Check(Api().BindInput(binding, name, value.get()));
+    if (info[3].IsObject()) borrowed_[std::string("in:") + name] = Napi::Persistent(info[3].As<Napi::Object>());
+  });
+}
+
+void NativeIoBinding::JS_BindOutput(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    OrtIoBinding* binding = Binding(info.Env());
+    const char* name = NameAt(*state_->core, info[0], false);
+    ValuePtr value = TensorFromArgs(info);
+    Check(Api().BindOutput(binding, name, value.get()));
+    if (info[3].IsObject()) borrowed_[std::string("out:") + name] = Napi::Persistent(info[3].As<Napi::Object>());
+  });
+}
+
+void NativeIoBinding::JS_BindOutputToHost(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    OrtIoBinding* binding = Binding(info.Env());
+    const char* name = NameAt(*state_->core, info[0], false);
+    Check(Api().BindOutputToDevice(binding, name, CurrentRuntime().cpuMemory));
+    borrowed_.erase(std::string("out:") + name);
+  });
+}
+
+void NativeIoBinding::JS_Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    OrtIoBinding* binding = Binding(env);
+    if (!info[0].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
+    QueueOnPool(env, std::make_unique<BindingRunTask>(state_->core, state_, binding,
+                                                      RunOptions::From(info.Length() > 1 ? info[1] : Napi::Value()),
+                                                      info[0].As<Napi::Function>()));
+  });
+}
+
+void NativeIoBinding::JS_RunSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    OrtIoBinding* binding = Binding(env);
+    auto runOptions = RunOptions::From(info.Length() > 0 ? info[0] : Napi::Value());
+    Check(Api().RunWithBinding(state_->core->session.get(), runOptions.get(), binding));
+  });
+}
+
+Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    OrtIoBinding* binding = Binding(env);
+    const OrtApi& api = Api();
+    OrtAllocator* allocator = DefaultAllocator();
+
+    char* nameBuffer = nullptr;
+    size_t* lengths = nullptr;
+    size_t count = 0;
+    Check(api.GetBoundOutputNames(binding, allocator, &nameBuffer, &lengths, &count));
+    Napi::Array names = Napi::Array::New(env, count);
+    for (size_t i = 0, at = 0; i < count; at += lengths[i], ++i) {
+      names[static_cast<uint32_t>(i)] = Napi::String::New(env, nameBuffer + at, lengths[i]);
+    }
+    FreeAllocated(nameBuffer);
+    FreeAllocated(lengths);
+
+    OrtValue** values = nullptr;
+    size_t valueCount = 0;
+    Check(api.GetBoundOutputValues(binding, allocator, &values, &valueCount));
+    // Own every value at once, so that none leaks if converting an earlier one throws.
+    std::vector<ValuePtr> owned(values, values + valueCount);
+    FreeAllocated(values);
+
+    Napi::Array results = Napi::Array::New(env, valueCount + 2);
+    results[0u] = names;
+    OutputMeta out;
+    out.meta.push_back(0);
+    for (size_t i = 0; i < valueCount; ++i) {
+      napi_value data = TensorToJs(env, std::move(owned[i]), state_->core, out, OutputMemory::kWrapLarge);
+      if (data != nullptr) results[static_cast<uint32_t>(i + 2)] = Napi::Value(env, data);
+    }
+    out.meta[0] = static_cast<double>(out.meta.size());
+    size_t total = out.meta.size() + out.inlineWords.size();
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, total * sizeof(double));
+    std::memcpy(buffer.Data(), out.meta.data(), out.meta.size() * sizeof(double));
+    if (out.inlineWords.size() > 0) {
+      std::memcpy(static_cast<double*>(buffer.Data()) + out.meta.size(), out.inlineWords.data(),
+                  out.inlineWords.size() * sizeof(double));
+    }
+    results[1u] = Napi::Float64Array::New(env, total, buffer, 0);
+    return results;
+  });
+}
+
+void NativeIoBinding::JS_ClearInputs(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    Api().ClearBoundInputs(Binding(info.Env()));
+    for (auto it = borrowed_.begin(); it != borrowed_.end();) it = it->first.rfind("in:", 0) == 0 ? borrowed_.erase(it) : ++it;
+  });
+}
+
+void NativeIoBinding::JS_ClearOutputs(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    Api().ClearBoundOutputs(Binding(info.Env()));
+    for (auto it = borrowed_.begin(); it != borrowed_.end();) it = it->first.rfind("out:", 0) == 0 ? borrowed_.erase(it) : ++it;
+  });
+}
+
+void NativeIoBinding::JS_Release(const Napi::CallbackInfo&) {
+  // A run in flight holds the state; the arrays it reads stay referenced by lib/'s
+  // IoBinding until that run settles.
+  state_.reset();
+  borrowed_.clear();
+}
+
+}  // namespace onnx_native

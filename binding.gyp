@@ -9,6 +9,8 @@
       "target_name": "onnx_native",
       "sources": [
         "native/addon.cc",
+        "native/cuda_runtime.cc",
+        "native/device_tensor.cc",
         "native/execution_providers.cc",
         "native/io_binding.cc",
         "native/model_info.cc",

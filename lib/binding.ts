@@ -51,6 +51,8 @@ export interface NativeIoBinding {
   bindInput(index: number, elementType: number, dims: readonly number[], data: unknown): void;
   bindOutput(index: number, elementType: number, dims: readonly number[], data: unknown): void;
   bindOutputToHost(index: number): void;
+  bindInputDevice(index: number, tensor: unknown): void;
+  bindOutputToDevice(index: number, deviceId: number): void;
   run(callback: (error: Error | null) => void, runOptions?: NativeRunOptions): void;
   runSync(runOptions?: NativeRunOptions): void;
   outputs(): unknown[];
@@ -83,6 +85,10 @@ export interface NativeAddon {
   availableProviders(): string[];
   setRunHeader(header: Float64Array): void;
   drainCompletions(): number;
+  cudaStatus(): string;
+  uploadToDevice(elementType: number, dims: readonly number[], data: unknown, deviceId: number): unknown;
+  allocatePinned(bytes: number): ArrayBuffer;
+  CudaStream: new (deviceId: number) => { handle: bigint; synchronize(): void; release(): void };
   setCompletionPolling(polling: boolean): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;

@@ -52,7 +52,9 @@ export type BindingErrorCode =
   /** A batching session's queue is at its maxQueueSize. */
   | 'QUEUE_FULL'
   /** A request to a batching session outlived its timeout. */
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  /** CUDA is needed and not usable here: no CUDA runtime library, or no GPU. */
+  | 'CUDA_UNAVAILABLE';
 
 /** Every code an {@link OrtError} can carry. */
 export type ErrorCode = OrtStatusCode | BindingErrorCode;

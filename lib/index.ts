@@ -7,6 +7,8 @@
 export { attachSession, createSession, Session } from './session';
 export { BatchedSession } from './batcher';
 export { IoBinding } from './io-binding';
+export { CudaStream, DeviceTensor, cudaStatus, pinnedTensor } from './cuda';
+export type { CudaStatus } from './cuda';
 export type { BindingRunOptions } from './io-binding';
 export { createPool, InferencePool } from './pool';
 export type { PoolModelInfo, PoolModule, PoolOptions, PoolRunOptions } from './pool';

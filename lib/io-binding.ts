@@ -10,12 +10,20 @@ import { readOutput } from './output-meta';
 import type { Slot } from './session';
 import type { AnySignature, Results, Signature } from './signature';
 import type { AnyTensor, Tensor, TensorLike } from './tensor';
+import { DeviceTensor, type NativeDeviceTensor, cudaStatus } from './cuda';
+
+/** Throws CUDA_UNAVAILABLE, saying why, unless CUDA is usable here. */
+function cudaUsable(): void {
+  const status = cudaStatus();
+  if (!status.available) throw new OrtError(`CUDA is not usable here: ${status.reason}`, 'CUDA_UNAVAILABLE');
+}
 
 /** @internal What a binding needs from its session. */
 export interface BindingContext {
   input(name: string): Slot;
   output(name: string): Slot;
-  check(t: unknown, slot: Slot, role: 'input' | 'output'): void;
+  /** Checks `t` against `slot`; `shapeOnly` for device tensors, whose data is not here. */
+  check(t: unknown, slot: Slot, role: 'input' | 'output', shapeOnly?: boolean): void;
   inputNames: readonly string[];
 }
 
@@ -42,7 +50,7 @@ export class IoBinding<S extends Signature = AnySignature> {
   #native: NativeIoBinding | undefined;
   readonly #context: BindingContext;
   /** Bound inputs by name, kept referenced while bound. */
-  readonly #inputs = new Map<string, TensorLike>();
+  readonly #inputs = new Map<string, TensorLike | DeviceTensor>();
   /** Bound outputs by name: the caller's tensor, or null for one ONNX Runtime allocates. */
   readonly #outputs = new Map<string, Tensor | null>();
   #running = false;
@@ -60,26 +68,39 @@ export class IoBinding<S extends Signature = AnySignature> {
    *
    * @throws {@link OrtError} the codes of {@link Session.run} for a bad name or tensor.
    */
-  bindInput(name: keyof S['inputs'] & string, t: TensorLike): this {
+  bindInput(name: keyof S['inputs'] & string, t: TensorLike | DeviceTensor): this {
     const handle = this.#idle();
     const slot = this.#context.input(name);
-    this.#context.check(t, slot, 'input');
-    handle.bindInput(slot.index, (slot.dtype as DTypeInfo).onnx, t.dims, t.data);
+    if (t instanceof DeviceTensor) {
+      this.#context.check({ type: t.type, dims: t.dims, data: { length: t.dims.reduce((a, b) => a * b, 1) } }, slot, 'input', true);
+      handle.bindInputDevice(slot.index, t.handle);
+    } else {
+      this.#context.check(t, slot, 'input');
+      handle.bindInput(slot.index, (slot.dtype as DTypeInfo).onnx, t.dims, t.data);
+    }
     this.#inputs.set(name, t);
     return this;
   }
 
   /**
    * Binds an output: to a tensor of the output's exact shape, which ONNX Runtime then
-   * writes into at every run; or, with no tensor, to memory ONNX Runtime allocates
-   * (read it with {@link IoBinding.outputs}).
+   * writes into at every run; with no tensor, to host memory ONNX Runtime allocates; or
+   * with `{ device: 'cuda', deviceId }`, to GPU memory ONNX Runtime allocates (the
+   * output then comes back as a {@link DeviceTensor}, and stays on the GPU). Read them
+   * with {@link IoBinding.outputs}.
    */
-  bindOutput(name: keyof S['outputs'] & string, t?: Tensor): this {
+  bindOutput(name: keyof S['outputs'] & string, t?: Tensor | { device: 'cuda'; deviceId?: number }): this {
     const handle = this.#idle();
     const slot = this.#context.output(name);
-    if (t === undefined) {
+    if (t === undefined || 'device' in t) {
       if (!slot.dtype) throw new OrtError(`output '${name}' is a ${slot.meta.kind}, which onnx-native cannot return`, 'NOT_IMPLEMENTED');
-      handle.bindOutputToHost(slot.index);
+      if (t === undefined) {
+        handle.bindOutputToHost(slot.index);
+      } else {
+        if (t.device !== 'cuda') throw new OrtError(`outputs can be bound to the host or to 'cuda', not ${JSON.stringify(t.device)}`, 'INVALID_OPTION');
+        cudaUsable();
+        handle.bindOutputToDevice(slot.index, t.deviceId ?? 0);
+      }
       this.#outputs.set(name, null);
     } else {
       this.#context.check(t, slot, 'output');
@@ -143,12 +164,13 @@ export class IoBinding<S extends Signature = AnySignature> {
     const handle = this.#idle();
     if (!this.#ran) throw new OrtError('outputs() comes after a run', 'INVALID_ARGUMENT');
     const [names, meta, ...values] = handle.outputs() as [string[], Float64Array, ...unknown[]];
-    const out: Record<string, AnyTensor> = {};
+    const out: Record<string, AnyTensor | DeviceTensor> = {};
     const viewOf = (dtype: DTypeInfo) => new dtype.array!(meta.buffer, meta.byteOffset);
     let at = 1;
     names.forEach((name, i) => {
       const own = this.#outputs.get(name);
-      out[name] = own ? (own as AnyTensor) : readOutput(meta, at, values[i], meta[0] * 8, viewOf)!;
+      const onDevice = meta[at + 2 + meta[at + 1]] === -2;
+      out[name] = own ? (own as AnyTensor) : onDevice ? new DeviceTensor(values[i] as NativeDeviceTensor) : readOutput(meta, at, values[i], meta[0] * 8, viewOf)!;
       at += 3 + meta[at + 1];
     });
     return out as Results<S>;

@@ -15,7 +15,7 @@ import { BatchedSession, type BatchingOptions } from './batcher';
 import { IoBinding } from './io-binding';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
-import { type AnyTensor, type Tensor, checkTensor, label } from './tensor';
+import { type AnyTensor, type Tensor, checkTensor, dtypeOf, label } from './tensor';
 
 /** One input or output of a model. */
 export interface ValueMetadata {
@@ -285,7 +285,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         if (!slot) throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
         return slot;
       },
-      check: (t, slot, role) => checkAgainst(t, slot, role),
+      check: (t, slot, role, shapeOnly) => checkAgainst(t, slot, role, shapeOnly),
       inputNames: this.inputNames,
     });
   }
@@ -468,13 +468,13 @@ interface PreparedRun {
 }
 
 /** Checks a tensor against a model input or output. */
-function checkAgainst(t: unknown, slot: Slot, role: 'input' | 'output'): void {
+function checkAgainst(t: unknown, slot: Slot, role: 'input' | 'output', shapeOnly = false): void {
   const expected = slot.dtype;
   const name = slot.meta.name;
   if (!expected) {
     throw new OrtError(`${label(role, name)} is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot pass`, 'NOT_IMPLEMENTED');
   }
-  const dtype = checkTensor(t, role, name, expected);
+  const dtype = shapeOnly ? dtypeOf((t as Tensor).type, role, name) : checkTensor(t, role, name, expected);
   if (dtype !== expected) {
     throw new OrtError(`${label(role, name)} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
   }

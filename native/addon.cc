@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "device_tensor.h"
 #include "io_binding.h"
 #include "run_pool.h"
 #include "runtime.h"
@@ -98,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function runOptions = RunOptions::Define(env);
   data.runOptionsClass = Napi::Persistent(runOptions);
   data.ioBindingClass = Napi::Persistent(NativeIoBinding::Define(env));
+  data.deviceTensorClass = Napi::Persistent(NativeDeviceTensor::Define(env));
 
   exports.Set("loadRuntime", Napi::Function::New<JS_LoadRuntime>(env, "loadRuntime"));
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
@@ -108,6 +110,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
   exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));
   exports.Set("RunOptions", runOptions);
+  exports.Set("CudaStream", NativeCudaStream::Define(env));
+  exports.Set("uploadToDevice", Napi::Function::New<UploadToDevice>(env, "uploadToDevice"));
+  exports.Set("allocatePinned", Napi::Function::New<AllocatePinned>(env, "allocatePinned"));
+  exports.Set("cudaStatus", Napi::Function::New<CudaStatus>(env, "cudaStatus"));
   exports.Set("apiVersion", Napi::Number::New(env, ORT_API_VERSION));
   return exports;
 }

@@ -20,7 +20,8 @@ struct AddonData {
   Napi::FunctionReference errorClass;    // lib/errors.ts OrtError(message, code)
   Napi::FunctionReference sessionClass;  // native/session.h NativeSession
   Napi::FunctionReference runOptionsClass;
-  Napi::FunctionReference ioBindingClass;  // native/io_binding.h
+  Napi::FunctionReference ioBindingClass;     // native/io_binding.h
+  Napi::FunctionReference deviceTensorClass;  // native/device_tensor.h
   // Bytes per element, indexed by ONNX element type; 0 where JavaScript has no
   // natural array for the type. Comes from lib/dtypes.ts, the one dtype table.
   std::vector<size_t> elementSizes;

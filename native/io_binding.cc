@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "addon_data.h"
+#include "device_tensor.h"
 #include "run_options.h"
 #include "run_pool.h"
 #include "runtime.h"
@@ -72,6 +73,8 @@ Napi::Function NativeIoBinding::Define(Napi::Env env) {
                          InstanceMethod<&NativeIoBinding::JS_BindInput>("bindInput"),
                          InstanceMethod<&NativeIoBinding::JS_BindOutput>("bindOutput"),
                          InstanceMethod<&NativeIoBinding::JS_BindOutputToHost>("bindOutputToHost"),
+                         InstanceMethod<&NativeIoBinding::JS_BindInputDevice>("bindInputDevice"),
+                         InstanceMethod<&NativeIoBinding::JS_BindOutputToDevice>("bindOutputToDevice"),
                          InstanceMethod<&NativeIoBinding::JS_Run>("run"),
                          InstanceMethod<&NativeIoBinding::JS_RunSync>("runSync"),
                          InstanceMethod<&NativeIoBinding::JS_Outputs>("outputs"),
@@ -133,6 +136,27 @@ void NativeIoBinding::JS_BindOutputToHost(const Napi::CallbackInfo& info) {
   });
 }
 
+void NativeIoBinding::JS_BindInputDevice(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    OrtIoBinding* binding = Binding(info.Env());
+    const char* name = NameAt(*state_->core, info[0], true);
+    Check(Api().BindInput(binding, name, NativeDeviceTensor::ValueOf(info[1])));
+    borrowed_[std::string("in:") + name] = Napi::Persistent(info[1].As<Napi::Object>());
+  });
+}
+
+void NativeIoBinding::JS_BindOutputToDevice(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    OrtIoBinding* binding = Binding(info.Env());
+    const char* name = NameAt(*state_->core, info[0], false);
+    OrtMemoryInfo* raw = nullptr;
+    Check(Api().CreateMemoryInfo("Cuda", OrtDeviceAllocator, info[1].ToNumber().Int32Value(), OrtMemTypeDefault, &raw));
+    MemoryInfoPtr memory(raw);
+    Check(Api().BindOutputToDevice(binding, name, memory.get()));
+    borrowed_.erase(std::string("out:") + name);
+  });
+}
+
 void NativeIoBinding::JS_Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
@@ -183,6 +207,13 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
     OutputMeta out;
     out.meta.push_back(0);
     for (size_t i = 0; i < valueCount; ++i) {
+      if (IsDeviceValue(owned[i].get())) {
+        // In GPU memory: a device tensor, marked -2 where host data would say where it is.
+        AppendShapeMeta(owned[i].get(), out);
+        out.meta.push_back(-2);
+        results[static_cast<uint32_t>(i + 2)] = NativeDeviceTensor::Wrap(env, std::move(owned[i]), state_->core);
+        continue;
+      }
       napi_value data = TensorToJs(env, std::move(owned[i]), state_->core, out, OutputMemory::kWrapLarge);
       if (data != nullptr) results[static_cast<uint32_t>(i + 2)] = Napi::Value(env, data);
     }

@@ -19,8 +19,12 @@ struct SessionCore;
 //   bindInput(index, elementType, dims, data)   bind the caller's array (no copy)
 //   bindOutput(index, elementType, dims, data)  ONNX Runtime writes into the caller's array
 //   bindOutputToHost(index)                      ONNX Runtime allocates the output
+//   bindInputDevice(index, deviceTensor)         bind GPU memory (device_tensor.h)
+//   bindOutputToDevice(index, deviceId)          ONNX Runtime allocates it on that GPU
 //   run(callback, runOptions?) / runSync(runOptions?)
-//   outputs() => [names, meta, data...]          as run_job.h's results, meta in a Float64Array
+//   outputs() => [names, meta, data...]          as run_job.h's results, meta in a Float64Array;
+//                                                an output in GPU memory reads inlineAt -2,
+//                                                its data a NativeDeviceTensor
 //   clearInputs(), clearOutputs(), release()
 class NativeIoBinding : public Napi::ObjectWrap<NativeIoBinding> {
  public:
@@ -34,6 +38,8 @@ class NativeIoBinding : public Napi::ObjectWrap<NativeIoBinding> {
   void JS_BindInput(const Napi::CallbackInfo& info);
   void JS_BindOutput(const Napi::CallbackInfo& info);
   void JS_BindOutputToHost(const Napi::CallbackInfo& info);
+  void JS_BindInputDevice(const Napi::CallbackInfo& info);
+  void JS_BindOutputToDevice(const Napi::CallbackInfo& info);
   void JS_Run(const Napi::CallbackInfo& info);
   void JS_RunSync(const Napi::CallbackInfo& info);
   Napi::Value JS_Outputs(const Napi::CallbackInfo& info);

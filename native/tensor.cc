@@ -108,13 +108,12 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   return ValuePtr(value);
 }
 
-napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
-                      OutputMemory memory) {
+ShapeInfo AppendShapeMeta(const OrtValue* value, OutputMeta& out) {
   // lib/ asks only for outputs the model declares as tensors; were one something else,
   // GetTensorTypeAndShape would fail with a clear status.
   const OrtApi& api = Api();
   OrtTensorTypeAndShapeInfo* rawInfo = nullptr;
-  Check(api.GetTensorTypeAndShape(value.get(), &rawInfo));
+  Check(api.GetTensorTypeAndShape(value, &rawInfo));
   TensorTypeAndShapeInfoPtr info(rawInfo);
   ONNXTensorElementDataType elementType;
   Check(api.GetTensorElementType(rawInfo, &elementType));
@@ -125,11 +124,17 @@ napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
   Check(api.GetDimensions(rawInfo, dims.data(), rank));
   size_t count = 0;
   Check(api.GetTensorShapeElementCount(rawInfo, &count));
+  out.meta.push_back(elementType);
+  out.meta.push_back(static_cast<double>(rank));
+  for (size_t d = 0; d < rank; ++d) out.meta.push_back(static_cast<double>(dims[d]));
+  return {elementType, count};
+}
 
+napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
+                      OutputMemory memory) {
+  const OrtApi& api = Api();
+  auto [elementType, count] = AppendShapeMeta(value.get(), out);
   auto& meta = out.meta;
-  meta.push_back(elementType);
-  meta.push_back(static_cast<double>(rank));
-  for (size_t d = 0; d < rank; ++d) meta.push_back(static_cast<double>(dims[d]));
 
   if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
     meta.push_back(-1);

@@ -32,6 +32,14 @@ struct OutputMeta {
 // use), or, for strings, an array of JavaScript strings that is copied.
 ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
 
+// Appends `value`'s element type, rank and dims to `out.meta`; returns the type and the
+// element count.
+struct ShapeInfo {
+  int elementType;
+  size_t count;
+};
+ShapeInfo AppendShapeMeta(const OrtValue* value, OutputMeta& out);
+
 // How outputs' data reaches JavaScript.
 enum class OutputMemory {
   // Wrap ONNX Runtime's memory in an external ArrayBuffer when the output is large (no

@@ -1,0 +1,117 @@
+#include "cuda_runtime.h"
+
+#include <memory>
+#include <mutex>
+#include <type_traits>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
+#include "ort_api.h"
+
+namespace onnx_native {
+namespace {
+
+struct Loaded {
+  std::unique_ptr<CudaRuntime> runtime;  // set when usable
+  std::string reason;                    // why not, otherwise
+};
+
+void* OpenFirst(std::string& tried, std::string& opened) {
+#ifdef _WIN32
+  const char* names[] = {"cudart64_13.dll", "cudart64_12.dll"};
+#else
+  const char* names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
+#endif
+  for (const char* name : names) {
+#ifdef _WIN32
+    void* lib = reinterpret_cast<void*>(LoadLibraryA(name));
+#else
+    void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+#endif
+    if (lib != nullptr) {
+      opened = name;
+      return lib;
+    }
+    tried += (tried.empty() ? "" : ", ") + std::string(name);
+  }
+  return nullptr;
+}
+
+void* Symbol(void* lib, const char* name) {
+#ifdef _WIN32
+  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(lib), name));
+#else
+  return dlsym(lib, name);
+#endif
+}
+
+Loaded Load() {
+  Loaded loaded;
+  std::string tried;
+  std::string opened;
+  void* lib = OpenFirst(tried, opened);
+  if (lib == nullptr) {
+    loaded.reason = "no CUDA runtime library found (tried " + tried + "): install CUDA 12 or 13, or put its lib folder on the library path";
+    return loaded;
+  }
+  auto runtime = std::make_unique<CudaRuntime>();
+  runtime->library = opened;
+  bool complete = true;
+  auto bind = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(Symbol(lib, name));
+    complete = complete && fn != nullptr;
+  };
+  bind(runtime->GetDeviceCount, "cudaGetDeviceCount");
+  bind(runtime->SetDevice, "cudaSetDevice");
+  bind(runtime->Malloc, "cudaMalloc");
+  bind(runtime->Free, "cudaFree");
+  bind(runtime->MallocHost, "cudaMallocHost");
+  bind(runtime->FreeHost, "cudaFreeHost");
+  bind(runtime->Memcpy, "cudaMemcpy");
+  bind(runtime->MemcpyAsync, "cudaMemcpyAsync");
+  bind(runtime->StreamCreateWithFlags, "cudaStreamCreateWithFlags");
+  bind(runtime->StreamDestroy, "cudaStreamDestroy");
+  bind(runtime->StreamSynchronize, "cudaStreamSynchronize");
+  bind(runtime->RuntimeGetVersion, "cudaRuntimeGetVersion");
+  bind(runtime->GetErrorString, "cudaGetErrorString");
+  if (!complete) {
+    loaded.reason = opened + " lacks functions the addon needs: is it the CUDA runtime?";
+    return loaded;
+  }
+  CudaRuntime::Error error = runtime->GetDeviceCount(&runtime->deviceCount);
+  if (error != 0 || runtime->deviceCount == 0) {
+    loaded.reason = opened + " loaded, but there is no usable GPU: " +
+                    (error != 0 ? runtime->GetErrorString(error) : "cudaGetDeviceCount found no device");
+    return loaded;
+  }
+  loaded.runtime = std::move(runtime);
+  return loaded;
+}
+
+const Loaded& Instance() {
+  static std::once_flag once;
+  // Never destroyed: device memory may be freed through it at process exit.
+  static Loaded* loaded = nullptr;
+  std::call_once(once, [] { loaded = std::make_unique<Loaded>(Load()).release(); });
+  return *loaded;
+}
+
+}  // namespace
+
+void CudaRuntime::Check(Error error, const char* what) const {
+  if (error != 0) throw BindingError("CUDA_UNAVAILABLE", std::string(what) + " failed: " + GetErrorString(error));
+}
+
+const CudaRuntime& Cuda() {
+  const Loaded& loaded = Instance();
+  if (!loaded.runtime) throw BindingError("CUDA_UNAVAILABLE", loaded.reason);
+  return *loaded.runtime;
+}
+
+std::string CudaUnavailableReason() { return Instance().reason; }
+
+}  // namespace onnx_native

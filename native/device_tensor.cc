@@ -1,0 +1,255 @@
+#include "device_tensor.h"
+
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "addon_data.h"
+#include "cuda_runtime.h"
+#include "run_pool.h"
+
+namespace onnx_native {
+namespace {
+
+MemoryInfoPtr CudaMemoryInfo(int deviceId) {
+  OrtMemoryInfo* info = nullptr;
+  Check(Api().CreateMemoryInfo("Cuda", OrtDeviceAllocator, deviceId, OrtMemTypeDefault, &info));
+  return MemoryInfoPtr(info);
+}
+
+// Copies the tensor to host memory on the run pool, then calls back (error, buffer).
+class DownloadTask : public PoolTask {
+ public:
+  DownloadTask(std::shared_ptr<NativeDeviceTensor::State> state, Napi::ArrayBuffer buffer, Napi::Function callback)
+      : state_(std::move(state)),
+        target_(buffer.Data()),
+        buffer_(Napi::Persistent(buffer.As<Napi::Object>())),
+        callback_(Napi::Persistent(callback)) {}
+
+  void Execute() override {
+    try {
+      const CudaRuntime& cuda = Cuda();
+      void* source = nullptr;
+      Check(Api().GetTensorMutableData(state_->value.get(), &source));
+      cuda.Check(cuda.SetDevice(state_->deviceId), "cudaSetDevice");
+      cuda.Check(cuda.Memcpy(target_, source, state_->bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
+    } catch (const BindingError& e) {
+      failure_ = e;
+    }
+  }
+
+  void Complete(Napi::Env env) override {
+    if (failure_) {
+      callback_.Call({MakeError(env, failure_->code(), failure_->what()).Value()});
+    } else {
+      callback_.Call({env.Null(), buffer_.Value()});
+    }
+  }
+
+ private:
+  std::shared_ptr<NativeDeviceTensor::State> state_;
+  void* target_;
+  Napi::ObjectReference buffer_;
+  Napi::FunctionReference callback_;
+  std::optional<BindingError> failure_;
+};
+
+}  // namespace
+
+NativeDeviceTensor::State::~State() {
+  value.reset();
+  if (ownMemory != nullptr) Cuda().Free(ownMemory);
+}
+
+bool IsDeviceValue(const OrtValue* value) {
+  const OrtMemoryInfo* info = nullptr;
+  Check(Api().GetTensorMemoryInfo(value, &info));
+  const char* name = nullptr;
+  Check(Api().MemoryInfoGetName(info, &name));
+  return std::strcmp(name, "Cpu") != 0 && std::strcmp(name, "CudaPinned") != 0;
+}
+
+Napi::Function NativeDeviceTensor::Define(Napi::Env env) {
+  return DefineClass(env, "NativeDeviceTensor",
+                     {
+                         InstanceMethod<&NativeDeviceTensor::JS_Info>("info"),
+                         InstanceMethod<&NativeDeviceTensor::JS_Download>("download"),
+                         InstanceMethod<&NativeDeviceTensor::JS_DownloadSync>("downloadSync"),
+                         InstanceMethod<&NativeDeviceTensor::JS_Release>("release"),
+                     });
+}
+
+NativeDeviceTensor::NativeDeviceTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDeviceTensor>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "device tensors are made by upload() or by a binding's outputs");
+  }
+  state_ = *info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
+}
+
+Napi::Object NativeDeviceTensor::Wrap(Napi::Env env, ValuePtr value, std::shared_ptr<SessionCore> owner) {
+  auto state = std::make_shared<State>();
+  const OrtApi& api = Api();
+  const OrtMemoryInfo* memory = nullptr;
+  Check(api.GetTensorMemoryInfo(value.get(), &memory));
+  Check(api.MemoryInfoGetId(memory, &state->deviceId));
+  OrtTensorTypeAndShapeInfo* rawInfo = nullptr;
+  Check(api.GetTensorTypeAndShape(value.get(), &rawInfo));
+  TensorTypeAndShapeInfoPtr shape(rawInfo);
+  ONNXTensorElementDataType type;
+  Check(api.GetTensorElementType(rawInfo, &type));
+  size_t rank = 0;
+  Check(api.GetDimensionsCount(rawInfo, &rank));
+  state->dims.resize(rank);
+  Check(api.GetDimensions(rawInfo, state->dims.data(), rank));
+  size_t count = 0;
+  Check(api.GetTensorShapeElementCount(rawInfo, &count));
+  const std::vector<size_t>& sizes = AddonData::Of(env).elementSizes;
+  size_t elementSize = static_cast<size_t>(type) < sizes.size() ? sizes[type] : 0;
+  if (elementSize == 0) throw BindingError("NOT_IMPLEMENTED", "device tensors of this element type cannot be read");
+  state->elementType = type;
+  state->bytes = count * elementSize;
+  state->value = std::move(value);
+  state->owner = std::move(owner);
+  return AddonData::Of(env).deviceTensorClass.New({Napi::External<std::shared_ptr<State>>::New(env, &state)});
+}
+
+const OrtValue* NativeDeviceTensor::ValueOf(Napi::Value object) {
+  Napi::Env env = object.Env();
+  if (!object.IsObject() || !object.As<Napi::Object>().InstanceOf(AddonData::Of(env).deviceTensorClass.Value())) {
+    throw BindingError("INVALID_TENSOR", "not a device tensor");
+  }
+  return Unwrap(object.As<Napi::Object>())->Live(env).value.get();
+}
+
+const NativeDeviceTensor::State& NativeDeviceTensor::Live(Napi::Env) const {
+  if (!state_) throw BindingError("SESSION_RELEASED", "the device tensor has been released");
+  return *state_;
+}
+
+Napi::Value NativeDeviceTensor::JS_Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    const State& s = Live(env);
+    Napi::Array dims = Napi::Array::New(env, s.dims.size());
+    for (size_t d = 0; d < s.dims.size(); ++d) dims[static_cast<uint32_t>(d)] = static_cast<double>(s.dims[d]);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("elementType", s.elementType);
+    out.Set("dims", dims);
+    out.Set("deviceId", s.deviceId);
+    out.Set("bytes", static_cast<double>(s.bytes));
+    return out;
+  });
+}
+
+void NativeDeviceTensor::JS_Download(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    Live(env);
+    if (!info[0].IsFunction()) throw BindingError("INVALID_ARGUMENT", "download needs a callback");
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, state_->bytes);
+    QueueOnPool(env, std::make_unique<DownloadTask>(state_, buffer, info[0].As<Napi::Function>()));
+  });
+}
+
+Napi::Value NativeDeviceTensor::JS_DownloadSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    const State& s = Live(env);
+    const CudaRuntime& cuda = Cuda();
+    void* source = nullptr;
+    Check(Api().GetTensorMutableData(s.value.get(), &source));
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, s.bytes);
+    cuda.Check(cuda.SetDevice(s.deviceId), "cudaSetDevice");
+    cuda.Check(cuda.Memcpy(buffer.Data(), source, s.bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
+    return buffer;
+  });
+}
+
+void NativeDeviceTensor::JS_Release(const Napi::CallbackInfo&) {
+  // A download or run in flight holds the state; the memory goes with its last holder.
+  state_.reset();
+}
+
+Napi::Value UploadToDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    const CudaRuntime& cuda = Cuda();
+    int type = info[0].ToNumber().Int32Value();
+    Napi::Array dimsArray = info[1].As<Napi::Array>();
+    std::vector<int64_t> dims(dimsArray.Length());
+    for (uint32_t d = 0; d < dims.size(); ++d) dims[d] = dimsArray.Get(d).ToNumber().Int64Value();
+    if (!info[2].IsTypedArray()) throw BindingError("INVALID_DTYPE", "upload takes a TypedArray");
+    Napi::TypedArray data = info[2].As<Napi::TypedArray>();
+    int deviceId = info[3].ToNumber().Int32Value();
+    size_t bytes = data.ByteLength();
+    const void* host = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+
+    auto state = std::make_shared<NativeDeviceTensor::State>();
+    cuda.Check(cuda.SetDevice(deviceId), "cudaSetDevice");
+    cuda.Check(cuda.Malloc(&state->ownMemory, bytes > 0 ? bytes : 1), "cudaMalloc");
+    cuda.Check(cuda.Memcpy(state->ownMemory, host, bytes, CudaRuntime::kHostToDevice), "cudaMemcpy to the device");
+    MemoryInfoPtr memory = CudaMemoryInfo(deviceId);
+    OrtValue* value = nullptr;
+    Check(Api().CreateTensorWithDataAsOrtValue(memory.get(), state->ownMemory, bytes, dims.data(), dims.size(),
+                                               static_cast<ONNXTensorElementDataType>(type), &value));
+    state->value.reset(value);
+    state->deviceId = deviceId;
+    state->elementType = type;
+    state->dims = dims;
+    state->bytes = bytes;
+    return AddonData::Of(env).deviceTensorClass.New({Napi::External<std::shared_ptr<NativeDeviceTensor::State>>::New(env, &state)});
+  });
+}
+
+Napi::Value AllocatePinned(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    const CudaRuntime& cuda = Cuda();
+    size_t bytes = static_cast<size_t>(info[0].ToNumber().Int64Value());
+    void* memory = nullptr;
+    cuda.Check(cuda.MallocHost(&memory, bytes > 0 ? bytes : 1), "cudaMallocHost");
+    return Napi::ArrayBuffer::New(env, memory, bytes, [](Napi::Env, void* p) { Cuda().FreeHost(p); });
+  });
+}
+
+Napi::Value CudaStatus(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), CudaUnavailableReason()); }
+
+Napi::Function NativeCudaStream::Define(Napi::Env env) {
+  return DefineClass(env, "CudaStream",
+                     {
+                         InstanceAccessor<&NativeCudaStream::JS_Handle>("handle"),
+                         InstanceMethod<&NativeCudaStream::JS_Synchronize>("synchronize"),
+                         InstanceMethod<&NativeCudaStream::JS_Release>("release"),
+                     });
+}
+
+NativeCudaStream::NativeCudaStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCudaStream>(info) {
+  Guard(info.Env(), [&] {
+    const CudaRuntime& cuda = Cuda();
+    deviceId_ = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+    cuda.Check(cuda.SetDevice(deviceId_), "cudaSetDevice");
+    cuda.Check(cuda.StreamCreateWithFlags(&stream_, CudaRuntime::kStreamNonBlocking), "cudaStreamCreateWithFlags");
+  });
+}
+
+NativeCudaStream::~NativeCudaStream() {
+  if (stream_ != nullptr) Cuda().StreamDestroy(stream_);
+}
+
+Napi::Value NativeCudaStream::JS_Handle(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(stream_)));
+}
+
+void NativeCudaStream::JS_Synchronize(const Napi::CallbackInfo& info) {
+  Guard(info.Env(), [&] {
+    if (stream_ == nullptr) throw BindingError("SESSION_RELEASED", "the stream has been released");
+    Cuda().Check(Cuda().StreamSynchronize(stream_), "cudaStreamSynchronize");
+  });
+}
+
+void NativeCudaStream::JS_Release(const Napi::CallbackInfo&) {
+  if (stream_ != nullptr) Cuda().StreamDestroy(stream_);
+  stream_ = nullptr;
+}
+
+}  // namespace onnx_native

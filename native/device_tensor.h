@@ -1,0 +1,78 @@
+// Tensors in GPU memory, and the host-side helpers that feed them: pinned (page-locked)
+// host buffers, and CUDA streams.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ort_api.h"
+
+namespace onnx_native {
+
+struct SessionCore;
+
+// A tensor in GPU memory: an OrtValue over device memory that ONNX Runtime allocated (a
+// bound output) or the addon did (upload). JavaScript: info() => { elementType, dims,
+// deviceId, bytes }; download(callback) / downloadSync() => ArrayBuffer; release().
+class NativeDeviceTensor : public Napi::ObjectWrap<NativeDeviceTensor> {
+ public:
+  struct State {
+    ~State();
+    std::shared_ptr<SessionCore> owner;  // the session whose allocator owns the memory, if any
+    ValuePtr value;
+    void* ownMemory = nullptr;  // cudaMalloc'd by upload(), freed with the state
+    int deviceId = 0;
+    int elementType = 0;
+    std::vector<int64_t> dims;
+    size_t bytes = 0;
+  };
+
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeDeviceTensor(const Napi::CallbackInfo& info);
+
+  // A JavaScript device tensor over `value` (in device memory), kept alive with `owner`.
+  static Napi::Object Wrap(Napi::Env env, ValuePtr value, std::shared_ptr<SessionCore> owner);
+  // The OrtValue of a JavaScript device tensor; throws unless `object` is a live one.
+  static const OrtValue* ValueOf(Napi::Value object);
+
+ private:
+  Napi::Value JS_Info(const Napi::CallbackInfo& info);
+  void JS_Download(const Napi::CallbackInfo& info);
+  Napi::Value JS_DownloadSync(const Napi::CallbackInfo& info);
+  void JS_Release(const Napi::CallbackInfo& info);
+  const State& Live(Napi::Env env) const;
+
+  std::shared_ptr<State> state_;
+};
+
+// Whether `value`'s memory is a device's rather than the host's.
+bool IsDeviceValue(const OrtValue* value);
+
+// JavaScript: uploadToDevice(elementType, dims, data, deviceId) => NativeDeviceTensor.
+Napi::Value UploadToDevice(const Napi::CallbackInfo& info);
+// JavaScript: allocatePinned(bytes) => ArrayBuffer in page-locked host memory.
+Napi::Value AllocatePinned(const Napi::CallbackInfo& info);
+// JavaScript: cudaStatus() => "" when CUDA is usable, else why not.
+Napi::Value CudaStatus(const Napi::CallbackInfo& info);
+
+// A CUDA stream. JavaScript: new CudaStream(deviceId); handle (bigint); synchronize();
+// release(). Sessions take it as a provider option, by handle.
+class NativeCudaStream : public Napi::ObjectWrap<NativeCudaStream> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeCudaStream(const Napi::CallbackInfo& info);
+  ~NativeCudaStream() override;
+
+ private:
+  Napi::Value JS_Handle(const Napi::CallbackInfo& info);
+  void JS_Synchronize(const Napi::CallbackInfo& info);
+  void JS_Release(const Napi::CallbackInfo& info);
+
+  void* stream_ = nullptr;
+  int deviceId_ = 0;
+};
+
+}  // namespace onnx_native

@@ -11,6 +11,7 @@ import { createSession, type Session } from './session';
 import { type AnyTensor, type Tensor, tensor } from './tensor';
 import { signatureSource } from './typegen';
 import { runDemo } from './demo';
+import { type BuildEngineOptions, buildEngine } from './engine';
 
 const USAGE = `Usage: onnx-native <command> [options]
 
@@ -22,6 +23,11 @@ Commands:
   run MODEL --input NAME=FILE ...      Run a model. FILE is .npy, or .json holding a nested
       [--output-dir DIR]               array or { "type", "dims", "data" }. Outputs are
       [--outputs a,b]                  printed, or saved as DIR/<name>.npy.
+  build-engine MODEL --cache DIR       Build TensorRT engines into DIR (needs a GPU build of
+      [--fp16] [--int8]                ONNX Runtime: ORT_DYLIB_PATH). Profiles for dynamic
+      [--workspace BYTES] [--level N]  inputs: --profile x=1x3x224x224:8x3x224x224:32x3x224x224
+      [--profile NAME=MIN:OPT:MAX]     (min:opt:max). --ep-context FILE also writes an
+      [--ep-context FILE [--embed]]    EP-context model, with the engine in it if --embed.
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
@@ -41,7 +47,7 @@ function parseArgs(argv: string[]): Args {
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    const boolean = ['types', 'help', 'version'].includes(name);
+    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed'].includes(name);
     const value = inline ?? (boolean ? 'true' : argv[++i]);
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, [...(flags.get(name) ?? []), value]);
@@ -140,6 +146,48 @@ async function run(args: Args): Promise<void> {
   session.release();
 }
 
+/** --profile x=1x3x224x224:8x3x224x224:32x3x224x224, repeated, into TensorRT profiles. */
+function parseProfiles(specs: string[]): BuildEngineOptions['profiles'] {
+  if (specs.length === 0) return undefined;
+  const profiles = { min: {} as Record<string, number[]>, opt: {} as Record<string, number[]>, max: {} as Record<string, number[]> };
+  for (const spec of specs) {
+    const match = /^([^=]+)=([\dx]+):([\dx]+):([\dx]+)$/.exec(spec);
+    if (!match) throw new UsageError(`--profile takes NAME=MIN:OPT:MAX with shapes like 1x3x224x224, got ${JSON.stringify(spec)}`);
+    const [, name, min, opt, max] = match;
+    profiles.min[name] = min.split('x').map(Number);
+    profiles.opt[name] = opt.split('x').map(Number);
+    profiles.max[name] = max.split('x').map(Number);
+  }
+  return profiles;
+}
+
+async function buildEngineCommand(args: Args): Promise<void> {
+  const model = args.positional[1];
+  const cachePath = flag(args, 'cache');
+  if (!model || !cachePath) throw new UsageError('build-engine needs a model path and --cache DIR');
+  const number = (name: string) => (flag(args, name) === undefined ? undefined : Number(flag(args, name)));
+  const built = await buildEngine(model, {
+    cachePath,
+    fp16: flag(args, 'fp16') === 'true' || undefined,
+    int8: flag(args, 'int8') === 'true' || undefined,
+    workspaceSize: number('workspace'),
+    builderOptimizationLevel: number('level'),
+    profiles: parseProfiles(args.flags.get('profile') ?? []),
+    epContextPath: flag(args, 'ep-context'),
+    embedEngine: flag(args, 'embed') === 'true' || undefined,
+    onProgress: ({ phase, elapsedMs }) => {
+      if (phase === 'building') process.stdout.write(`\rbuilding TensorRT engines... ${Math.round(elapsedMs / 1000)} s`);
+    },
+  });
+  process.stdout.write('\n');
+  console.log(
+    built.reused
+      ? `reused the engine already in ${built.cachePath} (${(built.elapsedMs / 1000).toFixed(1)} s to load)`
+      : `built in ${(built.elapsedMs / 1000).toFixed(1)} s: ${built.newFiles.join(', ')} in ${built.cachePath}`,
+  );
+  if (built.epContextPath) console.log(`EP-context model: ${built.epContextPath}`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   const command = args.positional[0];
@@ -155,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'inspect') await inspect(args);
   else if (command === 'run') await run(args);
   else if (command === 'demo') await runDemo(Number(flag(args, 'runs') ?? 200));
+  else if (command === 'build-engine') await buildEngineCommand(args);
   else throw new UsageError(`unknown command '${command}'`);
   return 0;
 }

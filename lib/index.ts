@@ -8,6 +8,8 @@ export { attachSession, createSession, Session } from './session';
 export { BatchedSession } from './batcher';
 export { IoBinding } from './io-binding';
 export { CudaStream, DeviceTensor, cudaStatus, pinnedTensor } from './cuda';
+export { buildEngine } from './engine';
+export type { BuildEngineOptions, BuiltEngine } from './engine';
 export type { CudaStatus } from './cuda';
 export type { BindingRunOptions } from './io-binding';
 export { createPool, InferencePool } from './pool';

@@ -1,10 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createSession, type CudaProviderOptions, type TensorRtProviderOptions } from '../lib/index';
+import { buildEngine, createSession, type CudaProviderOptions, type TensorRtProviderOptions } from '../lib/index';
 import { providerConfig, providerSpec } from '../lib/providers';
-import { rejectsWith, root } from './helpers/common';
+import { CLS_MODEL, rejectsWith, root } from './helpers/common';
 import { reluModel } from './helpers/onnx-model';
 
 const Options = suite('execution provider options');
@@ -134,5 +136,30 @@ Registration('with a GPU-capable build but no GPU libraries, registration fails 
   assert.equal(result.fallback, { providers: ['cpu'], skipped: ['tensorrt', 'cuda'] });
 });
 
+const Engines = suite('TensorRT engine building with no GPU');
+
+Engines('buildEngine() checks its options, and says why it cannot build here', async () => {
+  await rejectsWith(() => buildEngine(CLS_MODEL, {} as never), 'INVALID_OPTION', /cachePath/);
+  const cachePath = mkdtempSync(join(tmpdir(), 'onnx-native-trt-'));
+  await rejectsWith(
+    () => buildEngine(CLS_MODEL, { cachePath, fp16: true, profiles: { min: { x: [1, 3, 48, 192] }, opt: { x: [8, 3, 48, 192] }, max: { x: [4, 3, 48, 192] } } }),
+    'INVALID_OPTION',
+    /min <= opt <= max/,
+  );
+  await rejectsWith(() => buildEngine(CLS_MODEL, { cachePath, fp16: true }), 'PROVIDER_UNAVAILABLE', /tensorrt/);
+});
+
+Engines('the build-engine command reports the same, and parses its profiles', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lib', 'cli.ts'), ...args], { encoding: 'utf8' });
+  const cachePath = mkdtempSync(join(tmpdir(), 'onnx-native-trt-'));
+  const built = cli('build-engine', CLS_MODEL, '--cache', cachePath, '--fp16', '--profile', 'x=1x3x48x192:8x3x48x192:32x3x48x192');
+  assert.is(built.status, 1);
+  assert.match(built.stderr, /\[PROVIDER_UNAVAILABLE\]/);
+  const bad = cli('build-engine', CLS_MODEL, '--cache', cachePath, '--profile', 'x=1x3:8x3');
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /--profile takes NAME=MIN:OPT:MAX/);
+});
+
 Options.run();
 Registration.run();
+Engines.run();

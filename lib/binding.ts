@@ -38,8 +38,7 @@ export interface NativeRunOptions {
 
 /** See native/run_job.h for the header layout and the results. */
 export interface NativeSession {
-  /** The outcome goes to the run dispatcher (setRunDispatcher) under `id`. */
-  run(data: unknown[], id: number, runOptions?: NativeRunOptions): void;
+  run(data: unknown[], callback: (error: Error | null, results?: unknown[]) => void, runOptions?: NativeRunOptions): void;
   runSync(data: unknown[], runOptions?: NativeRunOptions): unknown[] | undefined;
   release(): void;
   endProfiling(): string;
@@ -85,7 +84,6 @@ export interface NativeAddon {
   loadRuntime(path: string): { path: string; version: string; apiVersion: number };
   availableProviders(): string[];
   setRunHeader(header: Float64Array): void;
-  setRunDispatcher(dispatch: (id: number, error: Error | null, results?: unknown[]) => void): void;
   drainCompletions(): number;
   cudaStatus(): string;
   uploadToDevice(elementType: number, dims: readonly number[], data: unknown, deviceId: number): unknown;

@@ -3,7 +3,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { native, type NativeAddon, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
+import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
 import { POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
 import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
@@ -191,54 +191,36 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     } catch (err) {
       return Promise.reject(err);
     }
-    Session.#useDispatcher();
+    const signal = options?.signal;
+    const started = performance.now();
     return new Promise((resolve, reject) => {
-      const signal = options?.signal;
-      const run: InFlight = { session: this as Session, call, resolve: resolve as InFlight['resolve'], reject, started: performance.now(), signal, onAbort: undefined };
+      let onAbort: (() => void) | undefined;
       if (signal) {
-        run.onAbort = () => {
+        onAbort = () => {
           call.runOptions?.terminate();
           reject(abortError(signal));
         };
-        signal.addEventListener('abort', run.onAbort, { once: true });
+        signal.addEventListener('abort', onAbort, { once: true });
       }
-      const id = nextRunId++;
-      inFlight.set(id, run);
-      try {
-        call.session.run(call.data, id, call.runOptions);
-      } catch (err) {
-        inFlight.delete(id);
-        if (signal) signal.removeEventListener('abort', run.onAbort!);
-        throw err;
-      }
+      call.session.run(
+        call.data,
+        (error, results) => {
+          this.#runMs += (performance.now() - started - this.#runMs) * 0.25;
+          if (signal) {
+            signal.removeEventListener('abort', onAbort!);
+            if (signal.aborted) return; // already rejected
+          }
+          if (error) return reject(error);
+          try {
+            resolve(this.#collect(results, call) as Results<S, O>);
+          } catch (err) {
+            reject(err);
+          }
+        },
+        call.runOptions,
+      );
       if (this.#mayPoll && this.#runMs <= POLL_UP_TO_MS) pollForCompletions(native(), this.#runMs);
     });
-  }
-
-  /** Registers, once per thread, where the addon sends each run's outcome. */
-  static #useDispatcher(): void {
-    if (dispatcherOf === native()) return;
-    dispatcherOf = native();
-    dispatcherOf.setRunDispatcher(Session.#dispatch);
-  }
-
-  /** A run's outcome, from the addon: settles its promise. */
-  static #dispatch(id: number, error: Error | null, results?: unknown[]): void {
-    const run = inFlight.get(id);
-    if (!run) return;
-    inFlight.delete(id);
-    const session = run.session;
-    session.#runMs += (performance.now() - run.started - session.#runMs) * 0.25;
-    if (run.signal) {
-      run.signal.removeEventListener('abort', run.onAbort!);
-      if (run.signal.aborted) return; // already rejected
-    }
-    if (error) return run.reject(error);
-    try {
-      run.resolve(session.#collect(results, run.call));
-    } catch (err) {
-      run.reject(err);
-    }
   }
 
   /**
@@ -473,24 +455,6 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     return out;
   }
 }
-
-/**
- * Runs in flight on this thread, by id: each holds what its outcome needs, and keeps
- * the arrays its inputs and outputs borrow alive until the addon reports it (the
- * addon itself holds no reference to them).
- */
-interface InFlight {
-  session: Session;
-  call: PreparedRun;
-  resolve(results: Record<string, AnyTensor>): void;
-  reject(error: unknown): void;
-  started: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-const inFlight = new Map<number, InFlight>();
-let nextRunId = 1;
-let dispatcherOf: NativeAddon | undefined;
 
 /** Views of the run header, for outputs that came back inline in it. */
 const headerView = (dtype: DTypeInfo) => runHeader.view(dtype);

@@ -80,12 +80,6 @@ void JS_SetRunHeader(const Napi::CallbackInfo& info) {
   data.runHeaderLength = header.ElementLength();
 }
 
-// setRunDispatcher(fn): where every run's outcome goes, as fn(id, error, results).
-void JS_SetRunDispatcher(const Napi::CallbackInfo& info) {
-  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setRunDispatcher(function)");
-  AddonData::Of(info.Env()).runDispatcher = Napi::Persistent(info[0].As<Napi::Function>());
-}
-
 // drainCompletions() => runs still in flight; see run_pool.h.
 Napi::Value JS_DrainCompletions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(DrainCompletions(info.Env())));
@@ -113,7 +107,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
   exports.Set("attachSession", Napi::Function::New<AttachSession>(env, "attachSession"));
   exports.Set("setRunHeader", Napi::Function::New<JS_SetRunHeader>(env, "setRunHeader"));
-  exports.Set("setRunDispatcher", Napi::Function::New<JS_SetRunDispatcher>(env, "setRunDispatcher"));
   exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
   exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));
   exports.Set("RunOptions", runOptions);

@@ -22,7 +22,6 @@ struct AddonData {
   Napi::FunctionReference runOptionsClass;
   Napi::FunctionReference ioBindingClass;     // native/io_binding.h
   Napi::FunctionReference deviceTensorClass;  // native/device_tensor.h
-  Napi::FunctionReference runDispatcher;      // lib/session.ts: (id, error, results) of each run
   // Bytes per element, indexed by ONNX element type; 0 where JavaScript has no
   // natural array for the type. Comes from lib/dtypes.ts, the one dtype table.
   std::vector<size_t> elementSizes;

@@ -137,13 +137,15 @@ Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
 
 namespace {
 
-// Runs a job on the pool, then hands the outcome to lib/'s run dispatcher (registered
-// once per thread with setRunDispatcher) under the run's id. No per-run callback or
-// reference: lib/ keeps what the run borrows alive in its table of runs in flight
-// until the dispatcher hears of the run, which is at most once, always.
+// Runs a job on the pool, then calls back on the JavaScript thread. A callback, not a
+// promise: lib/ reads the results out of the run header before anything else can
+// reuse it, and settles its own promise, one promise per run instead of two.
 class RunTask : public PoolTask {
  public:
-  RunTask(std::unique_ptr<RunJob> job, double id) : job_(std::move(job)), id_(id) {}
+  RunTask(std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback)
+      : job_(std::move(job)),
+        data_(Napi::Persistent(data.As<Napi::Object>())),
+        callback_(Napi::Persistent(callback)) {}
 
   void Execute() override {
     try {
@@ -167,20 +169,21 @@ class RunTask : public PoolTask {
         error = e.Value();
       }
     }
-    AddonData::Of(env).runDispatcher.Call({Napi::Number::New(env, id_), error, results});
+    callback_.Call({error, results});
   }
 
  private:
   std::unique_ptr<RunJob> job_;
-  double id_;
+  // The arrays whose memory the job's tensors borrow stay referenced until the run ends.
+  Napi::ObjectReference data_;
+  Napi::FunctionReference callback_;
   std::optional<BindingError> failure_;
 };
 
 }  // namespace
 
-void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, double id) {
-  if (AddonData::Of(env).runDispatcher.IsEmpty()) throw BindingError("INVALID_ARGUMENT", "no run dispatcher is set");
-  QueueOnPool(env, std::make_unique<RunTask>(std::move(job), id));
+void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback) {
+  QueueOnPool(env, std::make_unique<RunTask>(std::move(job), data, callback));
 }
 
 }  // namespace onnx_native

@@ -53,9 +53,9 @@ class RunJob {
   SmallVector<uint8_t, 4> providedByCaller_;
 };
 
-// Runs a RunJob on the run pool (run_pool.h), then calls lib/'s run dispatcher with
-// (id, error, results) on the JavaScript thread. The caller keeps the arrays the job
-// borrows alive until then.
-void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, double id);
+// Runs a RunJob on the run pool (run_pool.h), then calls callback(error, results) on
+// the JavaScript thread. Holds the data array until then, so the memory the job
+// borrows outlives the run.
+void QueueRun(Napi::Env env, std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback);
 
 }  // namespace onnx_native

@@ -133,9 +133,9 @@ const std::shared_ptr<SessionCore>& NativeSession::Core(Napi::Env) const {
 void NativeSession::JS_Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
-    if (!info[1].IsNumber()) throw BindingError("INVALID_ARGUMENT", "run needs an id");
+    if (!info[1].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
     auto job = std::make_unique<RunJob>(env, Core(env), info[0], RunOptions::From(info.Length() > 2 ? info[2] : Napi::Value()));
-    QueueRun(env, std::move(job), info[1].As<Napi::Number>().DoubleValue());
+    QueueRun(env, std::move(job), info[0], info[1].As<Napi::Function>());
   });
 }
 

@@ -30,7 +30,7 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info);
 // session another thread shared (shared_sessions.h).
 Napi::Value AttachSession(const Napi::CallbackInfo& info);
 
-// JavaScript: run(data, id, runOptions?), whose outcome goes to the run dispatcher;
+// JavaScript: run(data, callback, runOptions?), calling callback(error, results) later;
 // runSync(data, runOptions?) => results; release(); endProfiling() => path; share() =>
 // a number other threads attach by; createBinding() => NativeIoBinding (io_binding.h).
 // The rest of each call is in the run header; see run_job.h.

@@ -86,28 +86,17 @@ NativeDeviceTensor::NativeDeviceTensor(const Napi::CallbackInfo& info) : Napi::O
   state_ = *info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
 }
 
-Napi::Object NativeDeviceTensor::Wrap(Napi::Env env, ValuePtr value, std::shared_ptr<SessionCore> owner) {
-  auto state = std::make_shared<State>();
-  const OrtApi& api = Api();
-  const OrtMemoryInfo* memory = nullptr;
-  Check(api.GetTensorMemoryInfo(value.get(), &memory));
-  Check(api.MemoryInfoGetId(memory, &state->deviceId));
-  OrtTensorTypeAndShapeInfo* rawInfo = nullptr;
-  Check(api.GetTensorTypeAndShape(value.get(), &rawInfo));
-  TensorTypeAndShapeInfoPtr shape(rawInfo);
-  ONNXTensorElementDataType type;
-  Check(api.GetTensorElementType(rawInfo, &type));
-  size_t rank = 0;
-  Check(api.GetDimensionsCount(rawInfo, &rank));
-  state->dims.resize(rank);
-  Check(api.GetDimensions(rawInfo, state->dims.data(), rank));
-  size_t count = 0;
-  Check(api.GetTensorShapeElementCount(rawInfo, &count));
-  const std::vector<size_t>& sizes = AddonData::Of(env).elementSizes;
-  size_t elementSize = static_cast<size_t>(type) < sizes.size() ? sizes[type] : 0;
+Napi::Object NativeDeviceTensor::Wrap(Napi::Env env, ValuePtr value, const TensorShape& shape,
+                                      std::shared_ptr<SessionCore> owner) {
+  size_t elementSize = ElementSize(env, shape.elementType);
   if (elementSize == 0) throw BindingError("NOT_IMPLEMENTED", "device tensors of this element type cannot be read");
-  state->elementType = type;
-  state->bytes = count * elementSize;
+  auto state = std::make_shared<State>();
+  const OrtMemoryInfo* memory = nullptr;
+  Check(Api().GetTensorMemoryInfo(value.get(), &memory));
+  Check(Api().MemoryInfoGetId(memory, &state->deviceId));
+  state->elementType = shape.elementType;
+  state->dims.assign(shape.dims.data(), shape.dims.data() + shape.dims.size());
+  state->bytes = shape.count * elementSize;
   state->value = std::move(value);
   state->owner = std::move(owner);
   return AddonData::Of(env).deviceTensorClass.New({Napi::External<std::shared_ptr<State>>::New(env, &state)});

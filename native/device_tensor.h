@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ort_api.h"
+#include "tensor.h"
 
 namespace onnx_native {
 
@@ -33,8 +34,10 @@ class NativeDeviceTensor : public Napi::ObjectWrap<NativeDeviceTensor> {
   static Napi::Function Define(Napi::Env env);
   explicit NativeDeviceTensor(const Napi::CallbackInfo& info);
 
-  // A JavaScript device tensor over `value` (in device memory), kept alive with `owner`.
-  static Napi::Object Wrap(Napi::Env env, ValuePtr value, std::shared_ptr<SessionCore> owner);
+  // A JavaScript device tensor over `value` (in device memory, of shape `shape`), kept
+  // alive with `owner`.
+  static Napi::Object Wrap(Napi::Env env, ValuePtr value, const TensorShape& shape,
+                           std::shared_ptr<SessionCore> owner);
   // The OrtValue of a JavaScript device tensor; throws unless `object` is a live one.
   static const OrtValue* ValueOf(Napi::Value object);
 

@@ -209,9 +209,10 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < valueCount; ++i) {
       if (IsDeviceValue(owned[i].get())) {
         // In GPU memory: a device tensor, marked -2 where host data would say where it is.
-        AppendShapeMeta(owned[i].get(), out);
+        TensorShape shape = ReadTensorShape(owned[i].get());
+        AppendShapeMeta(shape, out);
         out.meta.push_back(-2);
-        results[static_cast<uint32_t>(i + 2)] = NativeDeviceTensor::Wrap(env, std::move(owned[i]), state_->core);
+        results[static_cast<uint32_t>(i + 2)] = NativeDeviceTensor::Wrap(env, std::move(owned[i]), shape, state_->core);
         continue;
       }
       napi_value data = TensorToJs(env, std::move(owned[i]), state_->core, out, OutputMemory::kWrapLarge);

@@ -108,32 +108,43 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   return ValuePtr(value);
 }
 
-ShapeInfo AppendShapeMeta(const OrtValue* value, OutputMeta& out) {
+TensorShape ReadTensorShape(const OrtValue* value) {
   // lib/ asks only for outputs the model declares as tensors; were one something else,
   // GetTensorTypeAndShape would fail with a clear status.
   const OrtApi& api = Api();
   OrtTensorTypeAndShapeInfo* rawInfo = nullptr;
   Check(api.GetTensorTypeAndShape(value, &rawInfo));
   TensorTypeAndShapeInfoPtr info(rawInfo);
+  TensorShape shape{};
   ONNXTensorElementDataType elementType;
   Check(api.GetTensorElementType(rawInfo, &elementType));
+  shape.elementType = elementType;
   size_t rank = 0;
   Check(api.GetDimensionsCount(rawInfo, &rank));
-  SmallVector<int64_t, 8> dims;
-  for (size_t d = 0; d < rank; ++d) dims.push_back(0);
-  Check(api.GetDimensions(rawInfo, dims.data(), rank));
-  size_t count = 0;
-  Check(api.GetTensorShapeElementCount(rawInfo, &count));
-  out.meta.push_back(elementType);
-  out.meta.push_back(static_cast<double>(rank));
-  for (size_t d = 0; d < rank; ++d) out.meta.push_back(static_cast<double>(dims[d]));
-  return {elementType, count};
+  for (size_t d = 0; d < rank; ++d) shape.dims.push_back(0);
+  Check(api.GetDimensions(rawInfo, shape.dims.data(), rank));
+  Check(api.GetTensorShapeElementCount(rawInfo, &shape.count));
+  return shape;
+}
+
+void AppendShapeMeta(const TensorShape& shape, OutputMeta& out) {
+  out.meta.push_back(shape.elementType);
+  out.meta.push_back(static_cast<double>(shape.dims.size()));
+  for (size_t d = 0; d < shape.dims.size(); ++d) out.meta.push_back(static_cast<double>(shape.dims[d]));
+}
+
+size_t ElementSize(Napi::Env env, int elementType) {
+  const std::vector<size_t>& sizes = AddonData::Of(env).elementSizes;
+  return elementType >= 0 && static_cast<size_t>(elementType) < sizes.size() ? sizes[elementType] : 0;
 }
 
 napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
                       OutputMemory memory) {
   const OrtApi& api = Api();
-  auto [elementType, count] = AppendShapeMeta(value.get(), out);
+  const TensorShape shape = ReadTensorShape(value.get());
+  AppendShapeMeta(shape, out);
+  const int elementType = shape.elementType;
+  const size_t count = shape.count;
   auto& meta = out.meta;
 
   if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
@@ -153,8 +164,7 @@ napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
     return strings;
   }
 
-  const std::vector<size_t>& sizes = AddonData::Of(env).elementSizes;
-  size_t elementSize = static_cast<size_t>(elementType) < sizes.size() ? sizes[elementType] : 0;
+  size_t elementSize = ElementSize(env, elementType);
   if (elementSize == 0) {
     throw BindingError("NOT_IMPLEMENTED",
                        "the output has element type " + std::to_string(elementType) + ", which has no JavaScript array");

@@ -32,13 +32,20 @@ struct OutputMeta {
 // use), or, for strings, an array of JavaScript strings that is copied.
 ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
 
-// Appends `value`'s element type, rank and dims to `out.meta`; returns the type and the
-// element count.
-struct ShapeInfo {
+// A tensor's element type, dims and element count, as ONNX Runtime reports them.
+struct TensorShape {
   int elementType;
+  SmallVector<int64_t, 8> dims;
   size_t count;
 };
-ShapeInfo AppendShapeMeta(const OrtValue* value, OutputMeta& out);
+TensorShape ReadTensorShape(const OrtValue* value);
+
+// Appends `shape`'s element type, rank and dims to `out.meta`.
+void AppendShapeMeta(const TensorShape& shape, OutputMeta& out);
+
+// Bytes per element of `elementType` in lib/'s dtype table; 0 for types that have no
+// JavaScript array (strings among them).
+size_t ElementSize(Napi::Env env, int elementType);
 
 // How outputs' data reaches JavaScript.
 enum class OutputMemory {

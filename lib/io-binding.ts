@@ -3,10 +3,10 @@
  * number of times. Outputs stay bound from run to run: chained models, recurrent state.
  */
 import type { NativeIoBinding } from './binding';
-import { native } from './binding';
 import type { DTypeInfo } from './dtypes';
 import { OrtError, abortError } from './errors';
 import { readOutput } from './output-meta';
+import { nativeRunOptions } from './run-options';
 import type { Slot } from './session';
 import type { AnySignature, Results, Signature } from './signature';
 import type { AnyTensor, Tensor, TensorLike } from './tensor';
@@ -36,8 +36,6 @@ export interface BindingRunOptions {
   /** A tag for this run's log messages. */
   tag?: string;
 }
-
-const LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'];
 
 /**
  * Inputs and outputs bound to memory once, for many runs. Made by
@@ -114,14 +112,14 @@ export class IoBinding<S extends Signature = AnySignature> {
    * Runs the model on the bound inputs and outputs, off the JavaScript thread.
    *
    * @throws {@link OrtError} (as a rejection) `MISSING_INPUT` when an input is unbound,
-   *   `SESSION_RELEASED`, `ABORTED`, or ONNX Runtime's code.
+   *   `INVALID_OPTION` for a bad option, `SESSION_RELEASED`, `ABORTED`, or ONNX Runtime's code.
    */
   run(options: BindingRunOptions = {}): Promise<void> {
     let runOptions;
     let handle: NativeIoBinding;
     try {
       handle = this.#ready();
-      runOptions = this.#runOptions(options);
+      runOptions = nativeRunOptions(options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -150,7 +148,7 @@ export class IoBinding<S extends Signature = AnySignature> {
   /** Runs the model on the bound inputs and outputs, on the calling thread. */
   runSync(options: Omit<BindingRunOptions, 'signal'> = {}): void {
     const handle = this.#ready();
-    const runOptions = this.#runOptions(options);
+    const runOptions = nativeRunOptions(options);
     if (runOptions) handle.runSync(runOptions);
     else handle.runSync();
     this.#ran = true;
@@ -207,13 +205,5 @@ export class IoBinding<S extends Signature = AnySignature> {
     if (missing.length) throw new OrtError(`unbound input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`, 'MISSING_INPUT');
     if (this.#outputs.size === 0) throw new OrtError('no output is bound: bindOutput() at least one', 'INVALID_OUTPUT_NAME');
     return handle;
-  }
-
-  #runOptions(options: BindingRunOptions) {
-    if (options.signal?.aborted) throw abortError(options.signal);
-    if (!options.signal && options.logSeverityLevel === undefined && options.tag === undefined) return undefined;
-    const level = options.logSeverityLevel === undefined ? undefined : LOG_LEVELS.indexOf(options.logSeverityLevel);
-    if (level === -1) throw new OrtError(`options.logSeverityLevel must be one of ${LOG_LEVELS.join(', ')}`, 'INVALID_OPTION');
-    return new (native().RunOptions)(level, options.tag, []);
   }
 }

@@ -61,7 +61,8 @@ export interface SessionOptions {
   executionProviders?: readonly ExecutionProvider[];
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
+/** @internal ONNX Runtime's severity levels, by their number. */
+export const LOG_LEVELS: readonly LogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
 const OPTIMIZATION_LEVELS = { disabled: 0, basic: 1, extended: 2, all: 99 } as const;
 const EXECUTION_MODES = { sequential: 0, parallel: 1 } as const;
 const OPTION_NAMES: readonly (keyof SessionOptions)[] = [

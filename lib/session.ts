@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
 import { POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
+import { nativeRunOptions } from './run-options';
 import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
 import { readOutput } from './output-meta';
 import { OrtError, abortError, isOrtError, type OrtStatusCode } from './errors';
@@ -68,7 +69,6 @@ export interface RunOptions<S extends Signature = AnySignature, O extends Output
 type UntypedRunOptions = RunOptions<AnySignature, string>;
 
 const RUN_OPTION_NAMES = ['signal', 'outputNames', 'outputs', 'logSeverityLevel', 'tag', 'configEntries'];
-const LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'];
 
 /** @internal A value's metadata plus what validating feeds against it needs. */
 export interface Slot {
@@ -424,17 +424,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         data.push(t.data);
       }
     }
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new OrtError('options.signal must be an AbortSignal', 'INVALID_OPTION');
-    if (signal?.aborted) throw abortError(signal);
-    let runOptions;
-    if (signal || options.logSeverityLevel !== undefined || options.tag !== undefined || options.configEntries !== undefined) {
-      const level = options.logSeverityLevel === undefined ? undefined : LOG_LEVELS.indexOf(options.logSeverityLevel);
-      if (level === -1) throw new OrtError(`options.logSeverityLevel must be one of ${LOG_LEVELS.join(', ')}`, 'INVALID_OPTION');
-      if (options.tag !== undefined && typeof options.tag !== 'string') throw new OrtError('options.tag must be a string', 'INVALID_OPTION');
-      const entries = Object.entries(options.configEntries ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
-      runOptions = new (native().RunOptions)(level, options.tag, entries);
-    }
+    const runOptions = nativeRunOptions(options);
     header.finish(fed, slots.length);
     return { session, data, slots, provided, runOptions };
   }

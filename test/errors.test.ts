@@ -80,6 +80,9 @@ BadInput('wrong output names are INVALID_OUTPUT_NAME; bad run options INVALID_OP
   await rejectsWith(() => session.run({ x, y }, { outputs: { total: out } as never }), 'INVALID_OUTPUT_NAME');
   await rejectsWith(() => session.run({ x, y }, { outputName: ['sum'] } as never), 'INVALID_OPTION', /unknown run option 'outputName'/);
   await rejectsWith(() => session.run({ x, y }, { outputNames: ['sum'], outputs: { product: out } } as never), 'INVALID_OPTION');
+  await rejectsWith(() => session.run({ x, y }, { logSeverityLevel: 'loud' as never }), 'INVALID_OPTION', /verbose, info/);
+  await rejectsWith(() => session.run({ x, y }, { tag: 7 as never }), 'INVALID_OPTION', /tag must be a string/);
+  await rejectsWith(() => session.run({ x, y }, { signal: {} as never }), 'INVALID_OPTION', /AbortSignal/);
   const wrongShape = tensor('float32', new Float32Array(6), [3, 2]);
   await rejectsWith(() => session.run({ x, y }, { outputs: { sum: wrongShape } }), 'INVALID_SHAPE');
 });

@@ -75,6 +75,10 @@ Binding('mistakes get their codes: unbound input, wrong type, binding while runn
   await running;
   assert.equal(Array.from(binding.outputs().y.data as Float32Array), [1, 0]);
   await rejectsWith(() => binding.run({ signal: AbortSignal.abort() }), 'ABORTED');
+  // The same run options, checked as a session's run checks them.
+  await rejectsWith(() => binding.run({ logSeverityLevel: 'loud' as never }), 'INVALID_OPTION', /verbose, info/);
+  await rejectsWith(() => binding.runSync({ tag: 7 as never }), 'INVALID_OPTION', /tag must be a string/);
+  await rejectsWith(() => binding.run({ signal: {} as never }), 'INVALID_OPTION', /AbortSignal/);
   binding.release();
   await rejectsWith(() => binding.run(), 'SESSION_RELEASED');
   // A released session still lets a binding made before finish its runs.

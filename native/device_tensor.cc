@@ -1,7 +1,6 @@
 #include "device_tensor.h"
 
 #include <cstring>
-#include <optional>
 #include <string>
 
 #include "addon_data.h"
@@ -18,40 +17,27 @@ MemoryInfoPtr CudaMemoryInfo(int deviceId) {
 }
 
 // Copies the tensor to host memory on the run pool, then calls back (error, buffer).
-class DownloadTask : public PoolTask {
+class DownloadTask : public CallbackTask {
  public:
   DownloadTask(std::shared_ptr<NativeDeviceTensor::State> state, Napi::ArrayBuffer buffer, Napi::Function callback)
-      : state_(std::move(state)),
+      : CallbackTask(callback),
+        state_(std::move(state)),
         target_(buffer.Data()),
-        buffer_(Napi::Persistent(buffer.As<Napi::Object>())),
-        callback_(Napi::Persistent(callback)) {}
-
-  void Execute() override {
-    try {
-      const CudaRuntime& cuda = Cuda();
-      void* source = nullptr;
-      Check(Api().GetTensorMutableData(state_->value.get(), &source));
-      cuda.Check(cuda.SetDevice(state_->deviceId), "cudaSetDevice");
-      cuda.Check(cuda.Memcpy(target_, source, state_->bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
-    } catch (const BindingError& e) {
-      failure_ = e;
-    }
-  }
-
-  void Complete(Napi::Env env) override {
-    if (failure_) {
-      callback_.Call({MakeError(env, failure_->code(), failure_->what()).Value()});
-    } else {
-      callback_.Call({env.Null(), buffer_.Value()});
-    }
-  }
+        buffer_(Napi::Persistent(buffer.As<Napi::Object>())) {}
 
  private:
+  void Run() override {
+    const CudaRuntime& cuda = Cuda();
+    void* source = nullptr;
+    Check(Api().GetTensorMutableData(state_->value.get(), &source));
+    cuda.Check(cuda.SetDevice(state_->deviceId), "cudaSetDevice");
+    cuda.Check(cuda.Memcpy(target_, source, state_->bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
+  }
+  Napi::Value Results(Napi::Env) override { return buffer_.Value(); }
+
   std::shared_ptr<NativeDeviceTensor::State> state_;
   void* target_;
   Napi::ObjectReference buffer_;
-  Napi::FunctionReference callback_;
-  std::optional<BindingError> failure_;
 };
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "io_binding.h"
 
 #include <cstring>
-#include <optional>
 
 #include "addon_data.h"
 #include "device_tensor.h"
@@ -34,35 +33,23 @@ ValuePtr TensorFromArgs(const Napi::CallbackInfo& info) {
 }
 
 // RunWithBinding on the pool; calls back (error) on the JavaScript thread.
-class BindingRunTask : public PoolTask {
+class BindingRunTask : public CallbackTask {
  public:
   BindingRunTask(std::shared_ptr<SessionCore> core, std::shared_ptr<void> keepBinding, OrtIoBinding* binding,
                  std::shared_ptr<OrtRunOptions> runOptions, Napi::Function callback)
-      : core_(std::move(core)),
+      : CallbackTask(callback),
+        core_(std::move(core)),
         keepBinding_(std::move(keepBinding)),
         binding_(binding),
-        runOptions_(std::move(runOptions)),
-        callback_(Napi::Persistent(callback)) {}
-
-  void Execute() override {
-    try {
-      Check(Api().RunWithBinding(core_->session.get(), runOptions_.get(), binding_));
-    } catch (const BindingError& e) {
-      failure_ = e;
-    }
-  }
-
-  void Complete(Napi::Env env) override {
-    callback_.Call({failure_ ? MakeError(env, failure_->code(), failure_->what()).Value() : env.Null()});
-  }
+        runOptions_(std::move(runOptions)) {}
 
  private:
+  void Run() override { Check(Api().RunWithBinding(core_->session.get(), runOptions_.get(), binding_)); }
+
   std::shared_ptr<SessionCore> core_;
   std::shared_ptr<void> keepBinding_;
   OrtIoBinding* binding_;
   std::shared_ptr<OrtRunOptions> runOptions_;
-  Napi::FunctionReference callback_;
-  std::optional<BindingError> failure_;
 };
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "run_job.h"
 
 #include <cstring>
-#include <optional>
 #include <string>
 
 #include "addon_data.h"
@@ -140,44 +139,18 @@ namespace {
 // Runs a job on the pool, then calls back on the JavaScript thread. A callback, not a
 // promise: lib/ reads the results out of the run header before anything else can
 // reuse it, and settles its own promise, one promise per run instead of two.
-class RunTask : public PoolTask {
+class RunTask : public CallbackTask {
  public:
   RunTask(std::unique_ptr<RunJob> job, Napi::Value data, Napi::Function callback)
-      : job_(std::move(job)),
-        data_(Napi::Persistent(data.As<Napi::Object>())),
-        callback_(Napi::Persistent(callback)) {}
-
-  void Execute() override {
-    try {
-      job_->Execute();
-    } catch (const BindingError& e) {
-      failure_ = e;
-    } catch (const std::exception& e) {
-      failure_ = BindingError("FAIL", e.what());
-    }
-  }
-
-  void Complete(Napi::Env env) override {
-    Napi::Value error = env.Null();
-    Napi::Value results = env.Undefined();
-    if (failure_) {
-      error = MakeError(env, failure_->code(), failure_->what()).Value();
-    } else {
-      try {
-        results = Guard(env, [&] { return job_->Results(env, OutputMemory::kWrapLarge); });
-      } catch (const Napi::Error& e) {
-        error = e.Value();
-      }
-    }
-    callback_.Call({error, results});
-  }
+      : CallbackTask(callback), job_(std::move(job)), data_(Napi::Persistent(data.As<Napi::Object>())) {}
 
  private:
+  void Run() override { job_->Execute(); }
+  Napi::Value Results(Napi::Env env) override { return job_->Results(env, OutputMemory::kWrapLarge); }
+
   std::unique_ptr<RunJob> job_;
   // The arrays whose memory the job's tensors borrow stay referenced until the run ends.
   Napi::ObjectReference data_;
-  Napi::FunctionReference callback_;
-  std::optional<BindingError> failure_;
 };
 
 }  // namespace

@@ -240,15 +240,25 @@ class Pool {
 
 }  // namespace
 
-void PromiseTask::Execute() {
+namespace {
+
+// An exception escaping a pool thread would end the process: what a task's work throws
+// is kept for its JavaScript thread instead.
+template <typename Work>
+std::optional<BindingError> Capture(Work&& work) {
   try {
-    Run();
+    work();
   } catch (const BindingError& e) {
-    failure_ = e;
+    return e;
   } catch (const std::exception& e) {
-    failure_ = BindingError("FAIL", e.what());
+    return BindingError("FAIL", e.what());
   }
+  return std::nullopt;
 }
+
+}  // namespace
+
+void PromiseTask::Execute() { failure_ = Capture([this] { Run(); }); }
 
 void PromiseTask::Complete(Napi::Env env) {
   if (failure_) {
@@ -260,6 +270,23 @@ void PromiseTask::Complete(Napi::Env env) {
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
   }
+}
+
+void CallbackTask::Execute() { failure_ = Capture([this] { Run(); }); }
+
+void CallbackTask::Complete(Napi::Env env) {
+  if (failure_) {
+    callback_.Call({MakeError(env, failure_->code(), failure_->what()).Value()});
+    return;
+  }
+  Napi::Value results;
+  try {
+    results = Guard(env, [&] { return Results(env); });
+  } catch (const Napi::Error& e) {
+    callback_.Call({e.Value()});
+    return;
+  }
+  callback_.Call({env.Null(), results});
 }
 
 Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task) {

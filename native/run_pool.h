@@ -45,6 +45,25 @@ class PromiseTask : public PoolTask {
   std::optional<BindingError> failure_;
 };
 
+// A task that ends in a Node-style callback, (error) or (null, results): Run() on the
+// pool, then Results() on the JavaScript thread; what either throws becomes the error,
+// in lib/'s error class.
+class CallbackTask : public PoolTask {
+ public:
+  explicit CallbackTask(Napi::Function callback) : callback_(Napi::Persistent(callback)) {}
+
+  void Execute() final;
+  void Complete(Napi::Env env) final;
+
+ protected:
+  virtual void Run() = 0;                                                  // pool thread
+  virtual Napi::Value Results(Napi::Env env) { return env.Undefined(); }  // JavaScript thread
+
+ private:
+  Napi::FunctionReference callback_;
+  std::optional<BindingError> failure_;
+};
+
 // Where an environment's finished tasks wait for its JavaScript thread. One per
 // environment (main thread or worker), owned by its AddonData.
 class CompletionQueue;

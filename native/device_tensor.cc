@@ -8,13 +8,13 @@
 #include "run_pool.h"
 
 namespace onnx_native {
-namespace {
-
 MemoryInfoPtr CudaMemoryInfo(int deviceId) {
   OrtMemoryInfo* info = nullptr;
   Check(Api().CreateMemoryInfo("Cuda", OrtDeviceAllocator, deviceId, OrtMemTypeDefault, &info));
   return MemoryInfoPtr(info);
 }
+
+namespace {
 
 // Copies the tensor to host memory on the run pool, then calls back (error, buffer).
 class DownloadTask : public CallbackTask {

@@ -54,6 +54,9 @@ class NativeDeviceTensor : public Napi::ObjectWrap<NativeDeviceTensor> {
 // Whether `value`'s memory is a device's rather than the host's.
 bool IsDeviceValue(const OrtValue* value);
 
+// ONNX Runtime's description of memory on CUDA device `deviceId`.
+MemoryInfoPtr CudaMemoryInfo(int deviceId);
+
 // JavaScript: uploadToDevice(elementType, dims, data, deviceId) => NativeDeviceTensor.
 Napi::Value UploadToDevice(const Napi::CallbackInfo& info);
 // JavaScript: allocatePinned(bytes) => ArrayBuffer in page-locked host memory.

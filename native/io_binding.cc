@@ -136,9 +136,7 @@ void NativeIoBinding::JS_BindOutputToDevice(const Napi::CallbackInfo& info) {
   Guard(info.Env(), [&] {
     OrtIoBinding* binding = Binding(info.Env());
     const char* name = NameAt(*state_->core, info[0], false);
-    OrtMemoryInfo* raw = nullptr;
-    Check(Api().CreateMemoryInfo("Cuda", OrtDeviceAllocator, info[1].ToNumber().Int32Value(), OrtMemTypeDefault, &raw));
-    MemoryInfoPtr memory(raw);
+    MemoryInfoPtr memory = CudaMemoryInfo(info[1].ToNumber().Int32Value());
     Check(Api().BindOutputToDevice(binding, name, memory.get()));
     borrowed_.erase(std::string("out:") + name);
   });

@@ -280,11 +280,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   createBinding(): IoBinding<S> {
     return new IoBinding<S>(this.#handle().createBinding(), {
       input: (name) => this.#inputSlot(name),
-      output: (name) => {
-        const slot = this.#outputs.get(name);
-        if (!slot) throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
-        return slot;
-      },
+      output: (name) => this.#outputSlot(name),
       check: (t, slot, role, shapeOnly) => checkAgainst(t, slot, role, shapeOnly),
       inputNames: this.inputNames,
     });
@@ -343,6 +339,14 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     return slot;
   }
 
+  #outputSlot(name: string): Slot {
+    const slot = this.#outputs.get(name);
+    if (!slot) {
+      throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
+    }
+    return slot;
+  }
+
   #missingInputs(feeds: object): OrtError {
     const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
     return new OrtError(
@@ -387,21 +391,14 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     }
     const provided = (options.outputs ?? {}) as Record<string, Tensor | undefined>;
     if (typeof provided !== 'object' || provided === null) throw new OrtError('options.outputs must be an object of tensors', 'INVALID_OPTION');
-    for (const name of Object.keys(provided)) {
-      if (!this.#outputs.has(name)) {
-        throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
-      }
-    }
+    for (const name of Object.keys(provided)) this.#outputSlot(name);
     let slots = this.#outputSlots;
     if (options.outputNames !== undefined) {
       if (!Array.isArray(options.outputNames) || options.outputNames.length === 0) {
         throw new OrtError('options.outputNames must be a non-empty array of output names', 'INVALID_OPTION');
       }
       slots = options.outputNames.map((name: string) => {
-        const slot = this.#outputs.get(name);
-        if (!slot) {
-          throw new OrtError(`the model has no output '${name}'; its outputs are: ${this.outputNames.join(', ')}`, 'INVALID_OUTPUT_NAME');
-        }
+        const slot = this.#outputSlot(name);
         if (!slot.dtype) {
           throw new OrtError(`output '${name}' is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot return`, 'NOT_IMPLEMENTED');
         }

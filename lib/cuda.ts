@@ -7,7 +7,7 @@
 import { native } from './binding';
 import { dtypeByName, dtypeByOnnx, type ElementType, type NumericElementType, type TensorDataMap } from './dtypes';
 import { OrtError } from './errors';
-import { type Tensor, checkTensor } from './tensor';
+import { type Tensor, checkTensor, shapeCount } from './tensor';
 
 /** @internal The addon's device tensor. */
 export interface NativeDeviceTensor {
@@ -110,8 +110,7 @@ export class DeviceTensor<T extends NumericElementType = NumericElementType> {
 export function pinnedTensor<T extends NumericElementType>(type: T, dims: readonly number[]): Tensor<T> {
   const dtype = dtypeByName.get(type as ElementType);
   if (!dtype?.array) throw new OrtError(`pinned tensors hold numeric types, not ${String(type)}`, 'INVALID_DTYPE');
-  const count = dims.reduce((a, b) => a * b, 1);
-  if (!Number.isSafeInteger(count) || count < 0) throw new OrtError('dims must be non-negative integers', 'INVALID_SHAPE');
+  const count = shapeCount(dims, 'pinnedTensor()');
   const buffer = native().allocatePinned(count * dtype.bytes);
   return { type, dims, data: new dtype.array(buffer) as TensorDataMap[T] };
 }

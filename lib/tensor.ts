@@ -99,6 +99,21 @@ export function label(role: string, name?: string): string {
   return name === undefined ? role : `${role} '${name}'`;
 }
 
+/** @internal The element count of `dims`, or INVALID_SHAPE unless they are non-negative integers. */
+export function shapeCount(dims: unknown, role: string, name?: string): number {
+  if (!Array.isArray(dims)) {
+    throw new OrtError(`${label(role, name)}: dims must be an array of integers, got ${describeData(dims)}`, 'INVALID_SHAPE');
+  }
+  let count = 1;
+  for (const d of dims) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new OrtError(`${label(role, name)}: dims must be non-negative integers, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
+    }
+    count *= d;
+  }
+  return count;
+}
+
 /**
  * @internal Checks a tensor-like value's shape and returns its dtype. `role` and `name`
  * name it in messages (built only when there is something to say: this runs per call).
@@ -127,16 +142,7 @@ export function checkTensor(value: unknown, role: string, name?: string, expecte
     );
   }
   const dims = t.dims;
-  if (!Array.isArray(dims)) {
-    throw new OrtError(`${label(role, name)}: dims must be an array of integers, got ${describeData(dims)}`, 'INVALID_SHAPE');
-  }
-  let count = 1;
-  for (const d of dims) {
-    if (!Number.isSafeInteger(d) || d < 0) {
-      throw new OrtError(`${label(role, name)}: dims must be non-negative integers, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
-    }
-    count *= d;
-  }
+  const count = shapeCount(dims, role, name);
   const length = (data as { length: number }).length;
   if (count !== length) {
     throw new OrtError(

@@ -22,6 +22,8 @@ Cuda('uploading, pinned host memory and streams fail with CUDA_UNAVAILABLE', asy
   await rejectsWith(() => new CudaStream(0), 'CUDA_UNAVAILABLE');
   await rejectsWith(() => DeviceTensor.upload(tensor('string', ['a']) as never), 'INVALID_DTYPE', /string/);
   await rejectsWith(() => pinnedTensor('string' as never, [1]), 'INVALID_DTYPE');
+  // Checked as any tensor's dims are, before CUDA is asked for memory: two negative dims must not pass as a positive count.
+  await rejectsWith(() => pinnedTensor('float32', [-2, -3]), 'INVALID_SHAPE', /non-negative/);
 });
 
 Cuda('binding an output to a GPU fails with CUDA_UNAVAILABLE; the session keeps working', async () => {

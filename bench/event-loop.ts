@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { createSession, tensor } from '../lib/index';
 import { DET_MODEL, randomFloats } from '../test/helpers/common';
 import { usePeerRuntime } from './peer-runtime';
+import { median, printTable, quantiles } from './report';
 
 const args = process.argv.slice(2);
 const RUNS = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
@@ -40,14 +41,8 @@ async function underTimer(contender: string, run: () => Promise<unknown>): Promi
     clearInterval(timer);
     gaps.push(performance.now() - last); // the gap the run ended in
   }
-  gaps.sort((a, b) => a - b);
-  runTimes.sort((a, b) => a - b);
-  return {
-    contender,
-    runMs: runTimes[runTimes.length >> 1],
-    longestGapMs: gaps[gaps.length - 1],
-    p99GapMs: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.99))],
-  };
+  const [p99GapMs, longestGapMs] = quantiles(gaps, 0.99, 1);
+  return { contender, runMs: median(runTimes), longestGapMs, p99GapMs };
 }
 
 (async () => {
@@ -70,9 +65,5 @@ async function underTimer(contender: string, run: () => Promise<unknown>): Promi
   console.log(`PP-OCR det on 1x3x960x960, ${RUNS} runs each, 1 ms interval timer\n`);
   const header = ['contender', 'run ms (median)', 'longest timer gap ms', 'p99 gap ms', 'blocked (gap > 10 ms)'];
   const rows = results.map((r) => [r.contender, r.runMs.toFixed(1), r.longestGapMs.toFixed(1), r.p99GapMs.toFixed(1), r.longestGapMs > 10 ? 'yes' : 'no']);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (row: string[]) => row.map((v, i) => (i ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  rows.forEach((row) => console.log(line(row)));
+  printTable(header, rows);
 })();

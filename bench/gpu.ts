@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createSession, loadRuntime, tensor, type ExecutionProvider, type Session } from '../lib/index';
 import { CLS_MODEL, randomFloats } from '../test/helpers/common';
 import { BENCH_BUILD } from './tiny-model';
+import { median, printTable } from './report';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
@@ -53,7 +54,7 @@ async function measure(session: Session, inputName: string, batch: number): Prom
     await session.run(feeds);
     times.push(performance.now() - start);
   }
-  return times.sort((a, b) => a - b)[times.length >> 1];
+  return median(times);
 }
 
 (async () => {
@@ -93,10 +94,8 @@ async function measure(session: Session, inputName: string, batch: number): Prom
       return row.medianMs === undefined ? '-' : `${row.medianMs.toFixed(2)} ms, ${row.itemsPerSecond!.toFixed(0)}/s`;
     }),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (l: string[]) => l.map((v, i) => (i ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ');
-  console.log(`\nmedian latency per run, and items per second\n${fmt(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
-  lines.forEach((l) => console.log(fmt(l)));
+  console.log('\nmedian latency per run, and items per second');
+  printTable(header, lines);
 
   mkdirSync(BENCH_BUILD, { recursive: true });
   writeFileSync(JSON_OUT, JSON.stringify({ runtime, model: MODEL, shape: SHAPE, runs: RUNS, rows }, null, 2));

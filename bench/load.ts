@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { createPool, createSession, tensor, type BatchingOptions } from '../lib/index';
 import { CLS_MODEL, VAD_MODEL, randomFloats } from '../test/helpers/common';
 import { usePeerRuntime } from './peer-runtime';
+import { printTable, quantiles } from './report';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
@@ -40,12 +41,12 @@ async function load(clients: number, request: (client: number) => Promise<unknow
       }
     }),
   );
-  latencies.sort((a, b) => a - b);
+  const [p50, p99] = quantiles(latencies, 0.5, 0.99);
   const measured = SECONDS * 1000 - (warmEnd - (end - SECONDS * 1000));
   return {
     perSecond: (latencies.length / measured) * 1000,
-    p50: latencies[Math.floor(latencies.length * 0.5)],
-    p99: latencies[Math.floor(latencies.length * 0.99)],
+    p50,
+    p99,
   };
 }
 
@@ -59,11 +60,7 @@ function print(title: string, rowsOf: Row[], baseline: string): void {
     const base = rowsOf.find(([n, cc]) => n === baseline && cc === c)![2];
     return [name, String(c), o.perSecond.toFixed(0), (o.perSecond / base.perSecond).toFixed(2), o.p50.toFixed(2), o.p99.toFixed(2)];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (l: string[]) => l.map((v, i) => (i ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ');
-  console.log(fmt(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  lines.forEach((l) => console.log(fmt(l)));
+  printTable(header, lines);
 }
 
 async function classifier(): Promise<void> {

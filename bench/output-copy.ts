@@ -12,9 +12,9 @@ import * as ort from 'onnxruntime-node';
 import { createSession, tensor } from '../lib/index';
 import { reluModel } from '../test/helpers/onnx-model';
 import { usePeerRuntime } from './peer-runtime';
+import { median, printTable } from './report';
 
 const SIZES = [2, 256, 1024, 4096, 16384, 65536, 262144];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** µs per call of `fn`, the median of 15 batches, yielding to the event loop between batches. */
 async function perCall(fn: () => unknown, calls: number): Promise<number> {
@@ -71,9 +71,7 @@ function parent(): void {
   const rows = copied.map((c, i) =>
     [String(c.bytes), c.run, wrapped[i].run, (c.runSync + wrapped[i].runSync) / 2, (c.peer + wrapped[i].peer) / 2].map((v) => (typeof v === 'number' ? v.toFixed(2) : v)),
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  console.log(header.map((h, i) => h.padStart(widths[i])).join('  '));
-  rows.forEach((r) => console.log(r.map((v, i) => v.padStart(widths[i])).join('  ')));
+  printTable(header, rows, 0);
   console.log('\n(outputs of 64 bytes and under travel inside the run header either way)');
 }
 

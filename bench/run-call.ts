@@ -20,6 +20,7 @@ import { createSession, tensor } from '../lib/index';
 import { CLS_MODEL, randomFloats, root } from '../test/helpers/common';
 import { BENCH_BUILD, writeTinyModel } from './tiny-model';
 import { usePeerRuntime } from './peer-runtime';
+import { median, printTable } from './report';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -29,7 +30,6 @@ const option = (name: string, fallback: number) => {
 const ROUNDS = option('rounds', 5);
 const TIME_MS = option('time', 400);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const RUN_SYNC = 'onnx-native runSync()';
 const RUN = 'onnx-native run()';
@@ -127,11 +127,7 @@ async function measure(c: Case): Promise<Record<string, number>[]> {
     }
   }
   const header = ['model', 'call', 'median µs/call', 'x onnxruntime-node run()'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((v, i) => (i >= 2 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  rows.forEach((r) => console.log(line(r)));
+  printTable(header, rows, 2);
   console.log();
   summary.forEach((s) => console.log(s));
 })();

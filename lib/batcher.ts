@@ -8,6 +8,7 @@ import { type DTypeInfo, dtypeByName, type TensorData } from './dtypes';
 import { OrtError, abortError, isOrtError } from './errors';
 import { copyBlock, elementCount, sliceBlock } from './batch-tensors';
 import { type BatchingStats, LatencyRecorder } from './batch-stats';
+import { checkKeys } from './options';
 import type { Session } from './session';
 import type { AnySignature, Feeds, Results, Signature } from './signature';
 import type { AnyTensor, Tensor } from './tensor';
@@ -148,11 +149,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
   /** @internal Use {@link Session.batched}. */
   constructor(session: Session<S>, options: BatchingOptions) {
     if (typeof options !== 'object' || options === null) throw new OrtError('batching options must be an object', 'INVALID_OPTION');
-    for (const key of Object.keys(options)) {
-      if (!OPTION_NAMES.includes(key)) {
-        throw new OrtError(`unknown batching option ${JSON.stringify(key)}; valid ones are: ${OPTION_NAMES.join(', ')}`, 'INVALID_OPTION');
-      }
-    }
+    checkKeys(options, OPTION_NAMES, 'batching option');
     this.session = session;
     this.#maxBatchSize = positiveInteger('maxBatchSize', options.maxBatchSize, 32);
     const delay = options.maxQueueDelayMicros ?? 1000;

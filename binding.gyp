@@ -1,6 +1,8 @@
 {
   # Builds the addon with node-gyp. CMakeLists.txt (cmake-js, the default) builds the
   # same sources; keep the two in step. ONNX Runtime is loaded at run time, not linked.
+  # This is the CPU-only build (prebuilds come from it): it never looks for the CUDA
+  # toolkit, so native/cuda_toolkit_check.cc compiles to nothing here.
   "variables": {
     "ort_include_dir%": "<!(node -p \"process.env.ORT_INCLUDE_DIR || 'deps/onnxruntime/include'\")"
   },
@@ -10,6 +12,7 @@
       "sources": [
         "native/addon.cc",
         "native/cuda_runtime.cc",
+        "native/cuda_toolkit_check.cc",
         "native/device_tensor.cc",
         "native/execution_providers.cc",
         "native/io_binding.cc",

@@ -86,6 +86,8 @@ export interface NativeAddon {
   setRunHeader(header: Float64Array): void;
   drainCompletions(): number;
   cudaStatus(): string;
+  /** CUDART_VERSION of the toolkit headers the build was checked against; 0 in a CPU-only build. */
+  readonly cudaToolkitChecked: number;
   uploadToDevice(elementType: number, dims: readonly number[], data: unknown, deviceId: number): unknown;
   allocatePinned(bytes: number): ArrayBuffer;
   CudaStream: new (deviceId: number) => { handle: bigint; synchronize(): void; release(): void };

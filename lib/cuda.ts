@@ -22,12 +22,22 @@ export interface CudaStatus {
   available: boolean;
   /** Why not: no CUDA runtime library, or no usable GPU. */
   reason?: string;
+  /**
+   * The CUDA toolkit version (as `'13.0'`) whose headers this build of the addon was
+   * checked against at compile time: set in a CUDA-enabled build, absent in a CPU-only
+   * one. Either build loads any CUDA 12 or 13 runtime; this only says what was verified.
+   */
+  checkedAgainst?: string;
 }
 
 /** Whether the CUDA runtime loads and sees a GPU (loads it on first call). */
 export function cudaStatus(): CudaStatus {
-  const reason = native().cudaStatus();
-  return reason === '' ? { available: true } : { available: false, reason };
+  const addon = native();
+  const reason = addon.cudaStatus();
+  const status: CudaStatus = reason === '' ? { available: true } : { available: false, reason };
+  const toolkit = addon.cudaToolkitChecked;
+  if (toolkit > 0) status.checkedAgainst = `${Math.floor(toolkit / 1000)}.${(toolkit % 1000) / 10}`;
+  return status;
 }
 
 /**

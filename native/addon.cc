@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "cuda_runtime.h"
 #include "device_tensor.h"
 #include "io_binding.h"
 #include "run_pool.h"
@@ -115,6 +116,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocatePinned", Napi::Function::New<AllocatePinned>(env, "allocatePinned"));
   exports.Set("cudaStatus", Napi::Function::New<CudaStatus>(env, "cudaStatus"));
   exports.Set("apiVersion", Napi::Number::New(env, ORT_API_VERSION));
+  exports.Set("cudaToolkitChecked", Napi::Number::New(env, kCudaToolkitChecked));
   return exports;
 }
 

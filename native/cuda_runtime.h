@@ -10,7 +10,8 @@ namespace onnx_native {
 
 // The few cudart functions the addon calls, declared here rather than taken from CUDA's
 // headers, so that building needs no CUDA toolkit. Signatures as in cuda_runtime_api.h
-// (cudaError_t is an int enum; cudaStream_t a pointer).
+// (cudaError_t is an int enum; cudaStream_t a pointer); where the toolkit is installed,
+// cuda_toolkit_check.cc holds them against its headers at compile time.
 struct CudaRuntime {
   using Error = int;
   Error (*GetDeviceCount)(int*);
@@ -41,6 +42,10 @@ struct CudaRuntime {
 // The loaded runtime, with at least one device; throws BindingError CUDA_UNAVAILABLE
 // (no libcudart found, or no usable device, and why) otherwise. Loaded once per process.
 const CudaRuntime& Cuda();
+
+// CUDART_VERSION of the headers cuda_toolkit_check.cc checked this build against (the
+// CUDA-enabled build), or 0 (the CPU-only build, made without the toolkit).
+extern const int kCudaToolkitChecked;
 
 // What Cuda() would say, without throwing: "" when CUDA is usable, else the reason.
 std::string CudaUnavailableReason();

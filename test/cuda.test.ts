@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CudaStream, DeviceTensor, createSession, cudaStatus, pinnedTensor, tensor } from '../lib/index';
@@ -35,6 +39,34 @@ Cuda('binding an output to a GPU fails with CUDA_UNAVAILABLE; the session keeps 
   binding.bindOutput('y');
   await binding.run();
   assert.equal(Array.from(binding.outputs().y.data as Float32Array), [0, 1]);
+});
+
+// The addon node-gyp-build loads here: build/ after `npm run build`, as in CI.
+const addonPath = (createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string }).resolve(
+  join(__dirname, '..'),
+);
+
+Cuda('the addon links no CUDA library, so the same file loads on machines without CUDA', () => {
+  const dynamic = execFileSync('readelf', ['--dynamic', addonPath], { encoding: 'utf8' });
+  const needed = [...dynamic.matchAll(/\(NEEDED\).*\[(.+)\]/g)].map((m) => m[1]!);
+  assert.ok(needed.length > 0, `readelf found no NEEDED entries in ${addonPath}`);
+  assert.equal(
+    needed.filter((lib) => /cuda|cudart|cublas|cudnn|nvinfer|onnxruntime/.test(lib)),
+    [],
+    `${addonPath} needs ${needed.join(', ')}`,
+  );
+});
+
+// CI builds with ONNX_NATIVE_CUDA=ON (and checks that the result says so): the build
+// that holds native/cuda_runtime.h's declarations against cudart's own headers.
+const toolkitHeader = '/usr/local/cuda/include/cuda_runtime_api.h';
+
+Cuda('a CUDA-enabled build names the toolkit it was checked against: the one installed here', () => {
+  if (status.checkedAgainst === undefined) return; // a CPU-only build (node-gyp, or ONNX_NATIVE_CUDA=OFF)
+  assert.match(status.checkedAgainst, /^1[23]\.\d+$/);
+  assert.ok(existsSync(toolkitHeader), `checked against CUDA ${status.checkedAgainst}, but ${toolkitHeader} is not here`);
+  const version = Number(/#define CUDART_VERSION\s+(\d+)/.exec(readFileSync(toolkitHeader, 'utf8'))![1]);
+  assert.is(status.checkedAgainst, `${Math.floor(version / 1000)}.${(version % 1000) / 10}`);
 });
 
 Cuda.run();

@@ -1,5 +1,5 @@
 /** Shared test helpers. */
-import { OrtError, type ErrorCode } from '../../lib/index';
+import { OrtError, availableProviders, type ErrorCode } from '../../lib/index';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 
@@ -42,4 +42,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+/**
+ * How asking for a GPU provider fails on these machines without a GPU: PROVIDER_UNAVAILABLE
+ * from a runtime built without it (the bundled CPU build), EP_FAIL from one built with it
+ * that cannot start it here (onnxruntime-node's library, under ORT_DYLIB_PATH).
+ */
+export function gpuProviderFailure(provider: 'cuda' | 'tensorrt'): { code: ErrorCode; reason: RegExp } {
+  const name = provider === 'cuda' ? 'CUDAExecutionProvider' : 'TensorrtExecutionProvider';
+  return availableProviders().includes(name)
+    ? { code: 'EP_FAIL', reason: /libonnxruntime_providers_shared/ } // what it cannot load, in ONNX Runtime's words
+    : { code: 'PROVIDER_UNAVAILABLE', reason: /not in the loaded ONNX Runtime/ };
 }

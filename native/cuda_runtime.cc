@@ -4,13 +4,8 @@
 #include <mutex>
 #include <type_traits>
 
-#ifdef _WIN32
-#include <windows.h>
-#else
-#include <dlfcn.h>
-#endif
-
 #include "ort_api.h"
+#include "shared_library.h"
 
 namespace onnx_native {
 namespace {
@@ -27,26 +22,14 @@ void* OpenFirst(std::string& tried, std::string& opened) {
   const char* names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
 #endif
   for (const char* name : names) {
-#ifdef _WIN32
-    void* lib = reinterpret_cast<void*>(LoadLibraryA(name));
-#else
-    void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-#endif
-    if (lib != nullptr) {
+    std::string error;
+    if (void* lib = OpenSharedLibrary(name, error)) {
       opened = name;
       return lib;
     }
     tried += (tried.empty() ? "" : ", ") + std::string(name);
   }
   return nullptr;
-}
-
-void* Symbol(void* lib, const char* name) {
-#ifdef _WIN32
-  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(lib), name));
-#else
-  return dlsym(lib, name);
-#endif
 }
 
 Loaded Load() {
@@ -62,7 +45,7 @@ Loaded Load() {
   runtime->library = opened;
   bool complete = true;
   auto bind = [&](auto& fn, const char* name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(Symbol(lib, name));
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(FindSymbol(lib, name));
     complete = complete && fn != nullptr;
   };
   bind(runtime->GetDeviceCount, "cudaGetDeviceCount");

@@ -3,11 +3,7 @@
 #include <atomic>
 #include <mutex>
 
-#ifdef _WIN32
-#include <windows.h>
-#else
-#include <dlfcn.h>
-#endif
+#include "shared_library.h"
 
 namespace onnx_native {
 namespace {
@@ -22,24 +18,10 @@ std::atomic<const Runtime*> g_runtime{nullptr};
 using GetApiBaseFn = const OrtApiBase*(ORT_API_CALL*)();
 
 GetApiBaseFn OpenLibrary(const std::string& path) {
-#ifdef _WIN32
-  std::wstring wide(path.begin(), path.end());
-  HMODULE lib = LoadLibraryExW(wide.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
-  if (lib == nullptr) {
-    throw BindingError("RUNTIME_LOAD_FAILED",
-                       "LoadLibrary failed with error " + std::to_string(GetLastError()));
-  }
-  auto fn = reinterpret_cast<GetApiBaseFn>(GetProcAddress(lib, "OrtGetApiBase"));
-#else
-  // RTLD_LOCAL keeps ONNX Runtime's symbols out of the global namespace, so another
-  // copy loaded by someone else (onnxruntime-node, say) cannot be picked up by mistake.
-  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (lib == nullptr) {
-    const char* why = dlerror();
-    throw BindingError("RUNTIME_LOAD_FAILED", why != nullptr ? why : "dlopen failed");
-  }
-  auto fn = reinterpret_cast<GetApiBaseFn>(dlsym(lib, "OrtGetApiBase"));
-#endif
+  std::string error;
+  void* lib = OpenSharedLibrary(path, error);
+  if (lib == nullptr) throw BindingError("RUNTIME_LOAD_FAILED", error);
+  auto fn = reinterpret_cast<GetApiBaseFn>(FindSymbol(lib, "OrtGetApiBase"));
   if (fn == nullptr) {
     throw BindingError("RUNTIME_LOAD_FAILED",
                        "the library has no OrtGetApiBase symbol: it is not ONNX Runtime");

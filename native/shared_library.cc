@@ -1,0 +1,41 @@
+#include "shared_library.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
+namespace onnx_native {
+
+void* OpenSharedLibrary(const std::string& path, std::string& error) {
+#ifdef _WIN32
+  // Paths come from JavaScript as UTF-8.
+  int length = MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, nullptr, 0);
+  std::wstring wide(length > 0 ? length : 1, L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, wide.data(), length);
+  // For a full path, look for the library's own dependencies beside it (ONNX Runtime's
+  // provider DLLs); the flag is undefined for bare names, which use the normal search.
+  bool isPath = path.find_first_of("\\/") != std::string::npos;
+  HMODULE lib = LoadLibraryExW(wide.c_str(), nullptr, isPath ? LOAD_WITH_ALTERED_SEARCH_PATH : 0);
+  if (lib == nullptr) error = "LoadLibrary failed with error " + std::to_string(GetLastError());
+  return reinterpret_cast<void*>(lib);
+#else
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = dlerror();
+    error = why != nullptr ? why : "dlopen failed";
+  }
+  return lib;
+#endif
+}
+
+void* FindSymbol(void* library, const char* name) {
+#ifdef _WIN32
+  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(library), name));
+#else
+  return dlsym(library, name);
+#endif
+}
+
+}  // namespace onnx_native

@@ -1,0 +1,19 @@
+// Opening a shared library at run time and finding its symbols: dlopen on POSIX,
+// LoadLibrary on Windows. ONNX Runtime and the CUDA runtime both come in this way, so
+// that the addon links neither.
+#pragma once
+
+#include <string>
+
+namespace onnx_native {
+
+// Opens `path`, a file path or a bare name searched for the platform's way, keeping its
+// symbols local (RTLD_LOCAL), so that another copy loaded by someone else (onnxruntime-
+// node, say) cannot be picked up by mistake. Returns nullptr and sets `error` on
+// failure. Libraries are never closed: their code may still be running at exit.
+void* OpenSharedLibrary(const std::string& path, std::string& error);
+
+// The address of `name` in `library`, or nullptr.
+void* FindSymbol(void* library, const char* name);
+
+}  // namespace onnx_native

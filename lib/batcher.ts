@@ -428,6 +428,12 @@ export class BatchedSession<S extends Signature = AnySignature> {
     this.#stats.batchSizes[rows] = (this.#stats.batchSizes[rows] ?? 0) + 1;
     const buffers: [string, TensorData][] = [];
     try {
+      if (batch.length === 1) {
+        // Alone, a request is its own batch: its feeds run as they are, and every output
+        // is its own (nothing was padded), so nothing is gathered or copied.
+        this.#complete(batch[0], (await this.session.run(batch[0].feeds as Feeds<S>)) as Record<string, AnyTensor>);
+        return;
+      }
       const feeds = this.#gather(batch, rows, buffers);
       let results: Record<string, AnyTensor>;
       try {

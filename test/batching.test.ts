@@ -72,6 +72,27 @@ Batching('padding lets different lengths share a batch, and outputs are cut back
   assert.equal(batched.stats().batchSizes, { 4: 1 });
 });
 
+Batching('a request alone runs as it is, padding configured or not; its failure is its own', async () => {
+  const session = await createSession(reluModel(['batch', 'width']));
+  const batched = session.batched({
+    maxBatchSize: 8,
+    maxQueueDelayMicros: 0,
+    padding: { inputs: { x: { axis: 1, value: -1 } }, outputs: { y: { axis: 1, lengthOf: { input: 'x', axis: 1 } } } },
+  });
+  for (const width of [2, 5, 1]) {
+    const x = tensor('float32', Array.from({ length: 2 * width }, (_, i) => (i % 2 ? i : -i)), [2, width]);
+    const { y } = await batched.run({ x });
+    assert.equal(y.dims, [2, width]);
+    assert.equal(Array.from(y.data as Float32Array), Array.from(session.runSync({ x }).y.data as Float32Array));
+  }
+  assert.equal(batched.stats().batchSizes, { 2: 3 });
+  // A wrong element type is rejected before it joins a batch.
+  await rejectsWith(() => batched.run({ x: tensor('int32', [1, 2], [1, 2]) as never }), 'INVALID_DTYPE');
+  const stats = batched.stats();
+  assert.is(stats.completed, 3);
+  assert.is(stats.retriedBatches, 0);
+});
+
 Batching('a full queue rejects with QUEUE_FULL; close() rejects what waits', async () => {
   const session = await createSession(reluModel(['batch']));
   const batched = session.batched({ maxBatchSize: 64, maxQueueDelayMicros: 10_000_000, maxQueueSize: 2 });

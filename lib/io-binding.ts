@@ -156,7 +156,10 @@ export class IoBinding<S extends Signature = AnySignature> {
 
   /**
    * The bound outputs after a run: the caller's own tensors, and for outputs bound with
-   * no tensor, tensors over the memory ONNX Runtime allocated for them.
+   * no tensor, tensors over the memory ONNX Runtime allocated for them (outputs of up
+   * to 64 bytes are copied instead). ONNX Runtime keeps that memory bound, and the next
+   * run of this binding writes into it again while the shape stays the same: copy
+   * (`data.slice()`) what must outlive the next run.
    */
   outputs(): Results<S> {
     const handle = this.#idle();

@@ -29,6 +29,20 @@ Binding('an output bound with no tensor is allocated by ONNX Runtime and read wi
   assert.equal(Array.from(y.data as Float32Array), [0, 3, 0, 5, 6]);
 });
 
+Binding('an allocated output over 64 bytes is a view that the next run rewrites, as documented', async () => {
+  const session = await createSession(reluModel(['n']));
+  const x = tensor('float32', new Float32Array(64).fill(1), [64]);
+  const binding = session.createBinding().bindInput('x', x).bindOutput('y');
+  await binding.run();
+  const first = binding.outputs().y;
+  const kept = (first.data as Float32Array).slice();
+  (x.data as Float32Array).fill(7);
+  await binding.run();
+  assert.is(binding.outputs().y.data[0], 7);
+  assert.is(first.data[0], 7, 'the first run\'s view shows the second run: ONNX Runtime reused the memory');
+  assert.is(kept[0], 1);
+});
+
 Binding('chained models: the bound output array of one model is the bound input of the next', async () => {
   const relu = await createSession(reluModel([3]));
   const neg = await createSession(

@@ -67,6 +67,47 @@ Memory(`10,000 string-tensor runs: RSS grows less than ${BOUND_MIB} MiB`, async 
   assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
 });
 
+Memory(`10,000 batched requests, some timed out or aborted: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+  // Requests go in bursts of 8, so they share batches and go through the batch buffers
+  // and output views; one in 8 is aborted in the queue, and the batching session's
+  // statistics keep only bounded samples.
+  const session = await createSession(reluModel(['batch', ELEMENTS / 8]));
+  const batched = session.batched({ maxBatchSize: 8, maxQueueDelayMicros: 100 });
+  const row = tensor('float32', new Float32Array(ELEMENTS / 8).fill(-1), [1, ELEMENTS / 8]);
+  const burst = () =>
+    Promise.all(
+      Array.from({ length: 8 }, (_, k) => {
+        if (k !== 7) return batched.run({ x: row });
+        const abort = new AbortController();
+        const pending = batched.run({ x: row }, { signal: abort.signal }).catch(() => undefined);
+        abort.abort();
+        return pending;
+      }),
+    );
+  const growth = await growthOver(RUNS / 8, burst);
+  const stats = batched.stats();
+  batched.close();
+  session.release();
+  assert.ok(stats.batches < stats.completed, 'requests did not share batches');
+  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
+Memory(`10,000 I/O binding runs, outputs kept and allocated: RSS grows less than ${BOUND_MIB} MiB`, async () => {
+  const session = await createSession(reluModel());
+  const x = tensor('float32', new Float32Array(ELEMENTS).fill(3), [ELEMENTS]);
+  const kept = tensor('float32', new Float32Array(ELEMENTS), [ELEMENTS]);
+  const intoKept = session.createBinding().bindInput('x', x).bindOutput('y', kept);
+  const allocated = session.createBinding().bindInput('x', x).bindOutput('y');
+  const growth = await growthOver(RUNS, async (i) => {
+    if (i % 2) return intoKept.run();
+    await allocated.run();
+    return allocated.outputs().y;
+  });
+  session.release();
+  assert.is(kept.data[0], 3);
+  assert.ok(growth < BOUND_MIB, `RSS grew ${growth.toFixed(1)} MiB`);
+});
+
 Memory(`300 sessions created, run and released: RSS grows less than ${BOUND_MIB / 2} MiB`, async () => {
   // A session holds its graph, kernels and arena: 100 KiB and up even for this model,
   // so leaking sessions would add 30 MiB and more. The first few hundred cycles only

@@ -108,6 +108,8 @@ async function measure(c: Case): Promise<Record<string, number>[]> {
       threads: 1,
       floor: () => cFloorUs(binary, runtime.path, tiny),
     },
+    // The same with ONNX Runtime's default threads (one per core), as most sessions run.
+    { label: 'tiny, default threads', model: tiny, input: { name: 'x', data: new Float32Array([-1, 2]), dims: [2] } },
     { label: 'PP-OCR cls 1x3x48x192', model: CLS_MODEL, input: { name: 'x', data: randomFloats(3 * 48 * 192, 3), dims: [1, 3, 48, 192] } },
   ];
   const rows: string[][] = [];

@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
-import { POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
+import { POLL_ON_ALL_CORES_UP_TO_MS, POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
 import { nativeRunOptions } from './run-options';
 import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from './dtypes';
@@ -133,11 +133,13 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   #runMs = 0;
 
   /**
-   * Whether waiting for this session's short runs may poll (completion-polling.ts). Only
-   * when ONNX Runtime's intra-op threads leave the JavaScript thread a core: polling on
-   * a core they need slowed Silero VAD's runs by half.
+   * How short this session's runs must usually be for waiting on them to poll
+   * (completion-polling.ts). POLL_UP_TO_MS when ONNX Runtime's intra-op threads leave
+   * the JavaScript thread a core. When they take every core, polling on a core they
+   * need slowed Silero VAD's 0.25 ms runs by half, but runs of microseconds, too small
+   * for ONNX Runtime to spread over its threads, still gain (a tiny model: 70 to 20 µs).
    */
-  readonly #mayPoll: boolean;
+  readonly #pollUpToMs: number;
 
   /**
    * @internal Use {@link createSession}. `intraOpThreads` is what the session was
@@ -145,7 +147,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    */
   constructor(handle: NativeSession, info: NativeModelInfo, intraOpThreads = 0) {
     this.#native = handle;
-    this.#mayPoll = intraOpThreads > 0 && intraOpThreads < availableParallelism();
+    this.#pollUpToMs = intraOpThreads > 0 && intraOpThreads < availableParallelism() ? POLL_UP_TO_MS : POLL_ON_ALL_CORES_UP_TO_MS;
     const inputs = info.inputs.map(toSlot);
     const outputs = info.outputs.map(toSlot);
     this.#inputs = new Map(inputs.map((s) => [s.meta.name, s]));
@@ -219,7 +221,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         },
         call.runOptions,
       );
-      if (this.#mayPoll && this.#runMs <= POLL_UP_TO_MS) pollForCompletions(native(), this.#runMs);
+      if (this.#runMs <= this.#pollUpToMs) pollForCompletions(native(), this.#runMs);
     });
   }
 

@@ -48,19 +48,9 @@ Loaded Load() {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(FindSymbol(lib, name));
     complete = complete && fn != nullptr;
   };
-  bind(runtime->GetDeviceCount, "cudaGetDeviceCount");
-  bind(runtime->SetDevice, "cudaSetDevice");
-  bind(runtime->Malloc, "cudaMalloc");
-  bind(runtime->Free, "cudaFree");
-  bind(runtime->MallocHost, "cudaMallocHost");
-  bind(runtime->FreeHost, "cudaFreeHost");
-  bind(runtime->Memcpy, "cudaMemcpy");
-  bind(runtime->MemcpyAsync, "cudaMemcpyAsync");
-  bind(runtime->StreamCreateWithFlags, "cudaStreamCreateWithFlags");
-  bind(runtime->StreamDestroy, "cudaStreamDestroy");
-  bind(runtime->StreamSynchronize, "cudaStreamSynchronize");
-  bind(runtime->RuntimeGetVersion, "cudaRuntimeGetVersion");
-  bind(runtime->GetErrorString, "cudaGetErrorString");
+#define ONNX_NATIVE_BIND_CUDART(member, symbol) bind(runtime->member, #symbol);
+  ONNX_NATIVE_CUDART_FUNCTIONS(ONNX_NATIVE_BIND_CUDART)
+#undef ONNX_NATIVE_BIND_CUDART
   if (!complete) {
     loaded.reason = opened + " lacks functions the addon needs: is it the CUDA runtime?";
     return loaded;

@@ -12,6 +12,23 @@ namespace onnx_native {
 // headers, so that building needs no CUDA toolkit. Signatures as in cuda_runtime_api.h
 // (cudaError_t is an int enum; cudaStream_t a pointer); where the toolkit is installed,
 // cuda_toolkit_check.cc holds them against its headers at compile time.
+// Each CudaRuntime member with the cudart symbol it is loaded from. One list, so that
+// cuda_runtime.cc looks up exactly the functions cuda_toolkit_check.cc checks.
+#define ONNX_NATIVE_CUDART_FUNCTIONS(X)                   \
+  X(GetDeviceCount, cudaGetDeviceCount)                   \
+  X(SetDevice, cudaSetDevice)                             \
+  X(Malloc, cudaMalloc)                                   \
+  X(Free, cudaFree)                                       \
+  X(MallocHost, cudaMallocHost)                           \
+  X(FreeHost, cudaFreeHost)                               \
+  X(Memcpy, cudaMemcpy)                                   \
+  X(MemcpyAsync, cudaMemcpyAsync)                         \
+  X(StreamCreateWithFlags, cudaStreamCreateWithFlags)     \
+  X(StreamDestroy, cudaStreamDestroy)                     \
+  X(StreamSynchronize, cudaStreamSynchronize)             \
+  X(RuntimeGetVersion, cudaRuntimeGetVersion)             \
+  X(GetErrorString, cudaGetErrorString)
+
 struct CudaRuntime {
   using Error = int;
   Error (*GetDeviceCount)(int*);

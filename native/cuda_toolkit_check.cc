@@ -44,21 +44,9 @@ constexpr bool SameSignature(R1 (*)(A1...), R2 (*)(A2...)) {
 // would be looked up under the wrong symbol.
 #define ONNX_NATIVE_CHECK_CUDART(member, function)                                      \
   static_assert(SameSignature(&::function, decltype(CudaRuntime::member){}),           \
-                "CudaRuntime::" #member " does not match " #function " in cuda_runtime_api.h")
+                "CudaRuntime::" #member " does not match " #function " in cuda_runtime_api.h");
 
-ONNX_NATIVE_CHECK_CUDART(GetDeviceCount, cudaGetDeviceCount);
-ONNX_NATIVE_CHECK_CUDART(SetDevice, cudaSetDevice);
-ONNX_NATIVE_CHECK_CUDART(Malloc, cudaMalloc);
-ONNX_NATIVE_CHECK_CUDART(Free, cudaFree);
-ONNX_NATIVE_CHECK_CUDART(MallocHost, cudaMallocHost);
-ONNX_NATIVE_CHECK_CUDART(FreeHost, cudaFreeHost);
-ONNX_NATIVE_CHECK_CUDART(Memcpy, cudaMemcpy);
-ONNX_NATIVE_CHECK_CUDART(MemcpyAsync, cudaMemcpyAsync);
-ONNX_NATIVE_CHECK_CUDART(StreamCreateWithFlags, cudaStreamCreateWithFlags);
-ONNX_NATIVE_CHECK_CUDART(StreamDestroy, cudaStreamDestroy);
-ONNX_NATIVE_CHECK_CUDART(StreamSynchronize, cudaStreamSynchronize);
-ONNX_NATIVE_CHECK_CUDART(RuntimeGetVersion, cudaRuntimeGetVersion);
-ONNX_NATIVE_CHECK_CUDART(GetErrorString, cudaGetErrorString);
+ONNX_NATIVE_CUDART_FUNCTIONS(ONNX_NATIVE_CHECK_CUDART)
 #undef ONNX_NATIVE_CHECK_CUDART
 
 #if defined(cudaMemcpy) || defined(cudaMemcpyAsync) || defined(cudaStreamSynchronize)

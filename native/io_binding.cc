@@ -92,34 +92,29 @@ OrtIoBinding* NativeIoBinding::Binding(Napi::Env) const {
   return state_->binding.get();
 }
 
-void NativeIoBinding::JS_BindInput(const Napi::CallbackInfo& info) {
+// bindInput and bindOutput: a tensor over the caller's array.
+void NativeIoBinding::BindTensor(const Napi::CallbackInfo& info, bool input) {
   Guard(info.Env(), [&] {
     OrtIoBinding* binding = Binding(info.Env());
-    const char* name = NameAt(*state_->core, info[0], true);
+    const char* name = NameAt(*state_->core, info[0], input);
     ValuePtr value = TensorFromArgs(info);
-    // BindInput keeps its own reference to the value; the array it borrows stays
+    // ONNX Runtime keeps its own reference to the value; the array it borrows stays
     // referenced here until something else is bound under the name, or all is cleared.
-    Check(Api().BindInput(binding, name, value.get()));
-    if (info[3].IsObject()) borrowed_[std::string("in:") + name] = Napi::Persistent(info[3].As<Napi::Object>());
+    Check(input ? Api().BindInput(binding, name, value.get()) : Api().BindOutput(binding, name, value.get()));
+    if (info[3].IsObject()) (input ? borrowedInputs_ : borrowedOutputs_)[name] = Napi::Persistent(info[3].As<Napi::Object>());
   });
 }
 
-void NativeIoBinding::JS_BindOutput(const Napi::CallbackInfo& info) {
-  Guard(info.Env(), [&] {
-    OrtIoBinding* binding = Binding(info.Env());
-    const char* name = NameAt(*state_->core, info[0], false);
-    ValuePtr value = TensorFromArgs(info);
-    Check(Api().BindOutput(binding, name, value.get()));
-    if (info[3].IsObject()) borrowed_[std::string("out:") + name] = Napi::Persistent(info[3].As<Napi::Object>());
-  });
-}
+void NativeIoBinding::JS_BindInput(const Napi::CallbackInfo& info) { BindTensor(info, true); }
+
+void NativeIoBinding::JS_BindOutput(const Napi::CallbackInfo& info) { BindTensor(info, false); }
 
 void NativeIoBinding::JS_BindOutputToHost(const Napi::CallbackInfo& info) {
   Guard(info.Env(), [&] {
     OrtIoBinding* binding = Binding(info.Env());
     const char* name = NameAt(*state_->core, info[0], false);
     Check(Api().BindOutputToDevice(binding, name, CurrentRuntime().cpuMemory));
-    borrowed_.erase(std::string("out:") + name);
+    borrowedOutputs_.erase(name);
   });
 }
 
@@ -128,7 +123,7 @@ void NativeIoBinding::JS_BindInputDevice(const Napi::CallbackInfo& info) {
     OrtIoBinding* binding = Binding(info.Env());
     const char* name = NameAt(*state_->core, info[0], true);
     Check(Api().BindInput(binding, name, NativeDeviceTensor::ValueOf(info[1])));
-    borrowed_[std::string("in:") + name] = Napi::Persistent(info[1].As<Napi::Object>());
+    borrowedInputs_[name] = Napi::Persistent(info[1].As<Napi::Object>());
   });
 }
 
@@ -138,7 +133,7 @@ void NativeIoBinding::JS_BindOutputToDevice(const Napi::CallbackInfo& info) {
     const char* name = NameAt(*state_->core, info[0], false);
     MemoryInfoPtr memory = CudaMemoryInfo(info[1].ToNumber().Int32Value());
     Check(Api().BindOutputToDevice(binding, name, memory.get()));
-    borrowed_.erase(std::string("out:") + name);
+    borrowedOutputs_.erase(name);
   });
 }
 
@@ -219,14 +214,14 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
 void NativeIoBinding::JS_ClearInputs(const Napi::CallbackInfo& info) {
   Guard(info.Env(), [&] {
     Api().ClearBoundInputs(Binding(info.Env()));
-    for (auto it = borrowed_.begin(); it != borrowed_.end();) it = it->first.rfind("in:", 0) == 0 ? borrowed_.erase(it) : ++it;
+    borrowedInputs_.clear();
   });
 }
 
 void NativeIoBinding::JS_ClearOutputs(const Napi::CallbackInfo& info) {
   Guard(info.Env(), [&] {
     Api().ClearBoundOutputs(Binding(info.Env()));
-    for (auto it = borrowed_.begin(); it != borrowed_.end();) it = it->first.rfind("out:", 0) == 0 ? borrowed_.erase(it) : ++it;
+    borrowedOutputs_.clear();
   });
 }
 
@@ -234,7 +229,8 @@ void NativeIoBinding::JS_Release(const Napi::CallbackInfo&) {
   // A run in flight holds the state; the arrays it reads stay referenced by lib/'s
   // IoBinding until that run settles.
   state_.reset();
-  borrowed_.clear();
+  borrowedInputs_.clear();
+  borrowedOutputs_.clear();
 }
 
 }  // namespace onnx_native

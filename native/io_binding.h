@@ -48,6 +48,7 @@ class NativeIoBinding : public Napi::ObjectWrap<NativeIoBinding> {
   void JS_Release(const Napi::CallbackInfo& info);
 
   OrtIoBinding* Binding(Napi::Env env) const;
+  void BindTensor(const Napi::CallbackInfo& info, bool input);
 
   // Shared with runs in flight, so that release() during one is safe.
   struct State {
@@ -56,7 +57,8 @@ class NativeIoBinding : public Napi::ObjectWrap<NativeIoBinding> {
   };
   std::shared_ptr<State> state_;
   // The arrays bound inputs and outputs borrow, by name: referenced while bound.
-  std::map<std::string, Napi::ObjectReference> borrowed_;
+  std::map<std::string, Napi::ObjectReference> borrowedInputs_;
+  std::map<std::string, Napi::ObjectReference> borrowedOutputs_;
 };
 
 }  // namespace onnx_native

@@ -26,13 +26,7 @@ class DownloadTask : public CallbackTask {
         buffer_(Napi::Persistent(buffer.As<Napi::Object>())) {}
 
  private:
-  void Run() override {
-    const CudaRuntime& cuda = Cuda();
-    void* source = nullptr;
-    Check(Api().GetTensorMutableData(state_->value.get(), &source));
-    cuda.Check(cuda.SetDevice(state_->deviceId), "cudaSetDevice");
-    cuda.Check(cuda.Memcpy(target_, source, state_->bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
-  }
+  void Run() override { state_->CopyToHost(target_); }
   Napi::Value Results(Napi::Env) override { return buffer_.Value(); }
 
   std::shared_ptr<NativeDeviceTensor::State> state_;
@@ -45,6 +39,14 @@ class DownloadTask : public CallbackTask {
 NativeDeviceTensor::State::~State() {
   value.reset();
   if (ownMemory != nullptr) Cuda().Free(ownMemory);
+}
+
+void NativeDeviceTensor::State::CopyToHost(void* target) const {
+  const CudaRuntime& cuda = Cuda();
+  void* source = nullptr;
+  Check(Api().GetTensorMutableData(value.get(), &source));
+  cuda.Check(cuda.SetDevice(deviceId), "cudaSetDevice");
+  cuda.Check(cuda.Memcpy(target, source, bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
 }
 
 bool IsDeviceValue(const OrtValue* value) {
@@ -85,6 +87,10 @@ Napi::Object NativeDeviceTensor::Wrap(Napi::Env env, ValuePtr value, const Tenso
   state->bytes = shape.count * elementSize;
   state->value = std::move(value);
   state->owner = std::move(owner);
+  return New(env, std::move(state));
+}
+
+Napi::Object NativeDeviceTensor::New(Napi::Env env, std::shared_ptr<State> state) {
   return AddonData::Of(env).deviceTensorClass.New({Napi::External<std::shared_ptr<State>>::New(env, &state)});
 }
 
@@ -130,12 +136,8 @@ Napi::Value NativeDeviceTensor::JS_DownloadSync(const Napi::CallbackInfo& info) 
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     const State& s = Live(env);
-    const CudaRuntime& cuda = Cuda();
-    void* source = nullptr;
-    Check(Api().GetTensorMutableData(s.value.get(), &source));
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, s.bytes);
-    cuda.Check(cuda.SetDevice(s.deviceId), "cudaSetDevice");
-    cuda.Check(cuda.Memcpy(buffer.Data(), source, s.bytes, CudaRuntime::kDeviceToHost), "cudaMemcpy to the host");
+    s.CopyToHost(buffer.Data());
     return buffer;
   });
 }
@@ -172,7 +174,7 @@ Napi::Value UploadToDevice(const Napi::CallbackInfo& info) {
     state->elementType = type;
     state->dims = dims;
     state->bytes = bytes;
-    return AddonData::Of(env).deviceTensorClass.New({Napi::External<std::shared_ptr<NativeDeviceTensor::State>>::New(env, &state)});
+    return NativeDeviceTensor::New(env, std::move(state));
   });
 }
 

@@ -29,10 +29,16 @@ class NativeDeviceTensor : public Napi::ObjectWrap<NativeDeviceTensor> {
     int elementType = 0;
     std::vector<int64_t> dims;
     size_t bytes = 0;
+
+    // Copies all `bytes` to host memory at `target` (any thread; blocks until done).
+    void CopyToHost(void* target) const;
   };
 
   static Napi::Function Define(Napi::Env env);
   explicit NativeDeviceTensor(const Napi::CallbackInfo& info);
+
+  // A JavaScript device tensor holding `state`.
+  static Napi::Object New(Napi::Env env, std::shared_ptr<State> state);
 
   // A JavaScript device tensor over `value` (in device memory, of shape `shape`), kept
   // alive with `owner`.

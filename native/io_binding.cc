@@ -1,7 +1,5 @@
 #include "io_binding.h"
 
-#include <cstring>
-
 #include "addon_data.h"
 #include "device_tensor.h"
 #include "run_options.h"
@@ -185,7 +183,6 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
     Napi::Array results = Napi::Array::New(env, valueCount + 2);
     results[0u] = names;
     OutputMeta out;
-    out.meta.push_back(0);
     for (size_t i = 0; i < valueCount; ++i) {
       if (IsDeviceValue(owned[i].get())) {
         // In GPU memory: a device tensor, marked -2 where host data would say where it is.
@@ -198,15 +195,9 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
       napi_value data = TensorToJs(env, std::move(owned[i]), state_->core, out, OutputMemory::kWrapLarge);
       if (data != nullptr) results[static_cast<uint32_t>(i + 2)] = Napi::Value(env, data);
     }
-    out.meta[0] = static_cast<double>(out.meta.size());
-    size_t total = out.meta.size() + out.inlineWords.size();
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, total * sizeof(double));
-    std::memcpy(buffer.Data(), out.meta.data(), out.meta.size() * sizeof(double));
-    if (out.inlineWords.size() > 0) {
-      std::memcpy(static_cast<double*>(buffer.Data()) + out.meta.size(), out.inlineWords.data(),
-                  out.inlineWords.size() * sizeof(double));
-    }
-    results[1u] = Napi::Float64Array::New(env, total, buffer, 0);
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, out.Words() * sizeof(double));
+    out.WriteTo(static_cast<double*>(buffer.Data()));
+    results[1u] = Napi::Float64Array::New(env, out.Words(), buffer, 0);
     return results;
   });
 }

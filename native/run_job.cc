@@ -1,6 +1,5 @@
 #include "run_job.h"
 
-#include <cstring>
 #include <string>
 
 #include "addon_data.h"
@@ -92,7 +91,6 @@ void RunJob::Execute() {
 
 Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
   OutputMeta out;
-  out.meta.push_back(0);  // becomes the meta's length
   SmallVector<napi_value, 4> values;
   bool anyValue = false;
   for (size_t i = 0; i < outputs_.size(); ++i) {
@@ -107,12 +105,11 @@ Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
     }
     values.push_back(value);
   }
-  out.meta[0] = static_cast<double>(out.meta.size());
 
   // Meta and inline data go over the run header when they fit (they nearly always do),
   // which spares an ArrayBuffer per call: V8 makes each one a tracked backing store.
   const AddonData& addon = AddonData::Of(env);
-  size_t total = out.meta.size() + out.inlineWords.size();
+  size_t total = out.Words();
   napi_value own = nullptr;
   double* target = addon.runHeader;
   if (total > addon.runHeaderLength) {
@@ -120,10 +117,7 @@ Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
     own = Napi::Float64Array::New(env, total, buffer, 0);
     target = static_cast<double*>(buffer.Data());
   }
-  std::memcpy(target, out.meta.data(), out.meta.size() * sizeof(double));
-  if (out.inlineWords.size() > 0) {
-    std::memcpy(target + out.meta.size(), out.inlineWords.data(), out.inlineWords.size() * sizeof(double));
-  }
+  out.WriteTo(target);
   if (!anyValue && own == nullptr) return env.Undefined();
 
   Napi::Array results = Napi::Array::New(env, outputs_.size() + 1);

@@ -108,6 +108,12 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   return ValuePtr(value);
 }
 
+void OutputMeta::WriteTo(double* target) const {
+  std::memcpy(target, meta.data(), meta.size() * sizeof(double));
+  target[0] = static_cast<double>(meta.size());
+  if (inlineWords.size() > 0) std::memcpy(target + meta.size(), inlineWords.data(), inlineWords.size() * sizeof(double));
+}
+
 TensorShape ReadTensorShape(const OrtValue* value) {
   // lib/ asks only for outputs the model declares as tensors; were one something else,
   // GetTensorTypeAndShape would fail with a clear status.

@@ -23,8 +23,15 @@ struct SessionCore;
 // type, rank, dims and where its data is (see run_job.h), and the data of outputs small
 // enough to travel inline, in 8-byte words.
 struct OutputMeta {
+  OutputMeta() { meta.push_back(0); }  // meta[0]: the meta's length, set by WriteTo
+
   SmallVector<double, 32> meta;
   SmallVector<double, 16> inlineWords;
+
+  // How many doubles WriteTo writes.
+  size_t Words() const { return meta.size() + inlineWords.size(); }
+  // Writes the meta, its length first, then the inline data: Words() doubles.
+  void WriteTo(double* target) const;
 };
 
 // An OrtValue of `elementType` and shape `dims[0..rank)` over `data`: a TypedArray whose

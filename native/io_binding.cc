@@ -140,8 +140,7 @@ void NativeIoBinding::JS_Run(const Napi::CallbackInfo& info) {
   Guard(env, [&] {
     OrtIoBinding* binding = Binding(env);
     if (!info[0].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
-    QueueOnPool(env, std::make_unique<BindingRunTask>(state_->core, state_, binding,
-                                                      RunOptions::From(info.Length() > 1 ? info[1] : Napi::Value()),
+    QueueOnPool(env, std::make_unique<BindingRunTask>(state_->core, state_, binding, RunOptions::From(info[1]),
                                                       info[0].As<Napi::Function>()));
   });
 }
@@ -150,7 +149,7 @@ void NativeIoBinding::JS_RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
     OrtIoBinding* binding = Binding(env);
-    auto runOptions = RunOptions::From(info.Length() > 0 ? info[0] : Napi::Value());
+    auto runOptions = RunOptions::From(info[0]);
     Check(Api().RunWithBinding(state_->core->session.get(), runOptions.get(), binding));
   });
 }

@@ -14,6 +14,15 @@
 namespace onnx_native {
 namespace {
 
+// { session, info }: what createSession and attachSession give lib/ for a session.
+Napi::Object SessionAndInfo(Napi::Env env, std::shared_ptr<SessionCore> core) {
+  Napi::Object result = Napi::Object::New(env);
+  auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core);
+  result.Set("session", AddonData::Of(env).sessionClass.New({external}));
+  result.Set("info", ModelInfoToJs(env, core->info));
+  return result;
+}
+
 // Loads a model on the run pool: CreateSession can take seconds (graph optimization,
 // weight prepacking), far too long for the JavaScript thread.
 class LoadTask : public PromiseTask {
@@ -52,10 +61,8 @@ class LoadTask : public PromiseTask {
   }
 
   Napi::Value Resolve(Napi::Env env) override {
-    Napi::Object result = Napi::Object::New(env);
-    auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core_);
-    result.Set("session", AddonData::Of(env).sessionClass.New({external}));
-    Napi::Object info = ModelInfoToJs(env, core_->info);
+    Napi::Object result = SessionAndInfo(env, core_);
+    Napi::Object info = result.Get("info").As<Napi::Object>();
     Napi::Array providers = Napi::Array::New(env, built_.providers.size());
     for (size_t i = 0; i < built_.providers.size(); ++i) providers[static_cast<uint32_t>(i)] = built_.providers[i];
     info.Set("providers", providers);
@@ -67,7 +74,6 @@ class LoadTask : public PromiseTask {
       skipped[static_cast<uint32_t>(i)] = entry;
     }
     info.Set("skippedProviders", skipped);
-    result.Set("info", info);
     return result;
   }
 
@@ -97,12 +103,7 @@ Napi::Value AttachSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     if (!info[0].IsNumber()) throw BindingError("INVALID_ARGUMENT", "attachSession takes the number share() returned");
-    std::shared_ptr<SessionCore> core = FindSharedSession(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
-    Napi::Object result = Napi::Object::New(env);
-    auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core);
-    result.Set("session", AddonData::Of(env).sessionClass.New({external}));
-    result.Set("info", ModelInfoToJs(env, core->info));
-    return result;
+    return SessionAndInfo(env, FindSharedSession(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())));
   });
 }
 
@@ -134,7 +135,7 @@ void NativeSession::JS_Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
     if (!info[1].IsFunction()) throw BindingError("INVALID_ARGUMENT", "run needs a callback");
-    auto job = std::make_unique<RunJob>(env, Core(env), info[0], RunOptions::From(info.Length() > 2 ? info[2] : Napi::Value()));
+    auto job = std::make_unique<RunJob>(env, Core(env), info[0], RunOptions::From(info[2]));
     QueueRun(env, std::move(job), info[0], info[1].As<Napi::Function>());
   });
 }
@@ -142,7 +143,7 @@ void NativeSession::JS_Run(const Napi::CallbackInfo& info) {
 Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    RunJob job(env, Core(env), info[0], RunOptions::From(info.Length() > 1 ? info[1] : Napi::Value()));
+    RunJob job(env, Core(env), info[0], RunOptions::From(info[1]));
     job.Execute();
     return job.Results(env, OutputMemory::kCopy);
   });

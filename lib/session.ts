@@ -322,12 +322,10 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    */
   checkFeeds(feeds: unknown): void {
     this.#handle();
-    if (typeof feeds !== 'object' || feeds === null) {
-      throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
-    }
+    checkFeedsObject(feeds);
     let fed = 0;
     for (const name in feeds) {
-      checkAgainst((feeds as Record<string, unknown>)[name], this.#inputSlot(name), 'input');
+      checkAgainst(feeds[name], this.#inputSlot(name), 'input');
       fed++;
     }
     if (fed !== this.#inputs.size) throw this.#missingInputs(feeds);
@@ -360,16 +358,14 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   /** Checks feeds and options, and packs them for the native layer (native/run_job.h). */
   #prepare(feeds: unknown, options: UntypedRunOptions | undefined): PreparedRun {
     const session = this.#handle();
-    if (typeof feeds !== 'object' || feeds === null) {
-      throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
-    }
+    checkFeedsObject(feeds);
     const header = runHeader;
     header.start(native());
     const data: unknown[] = [];
     let fed = 0;
     for (const name in feeds) {
       const slot = this.#inputSlot(name);
-      const t = (feeds as Record<string, unknown>)[name] as Tensor;
+      const t = feeds[name] as Tensor;
       checkAgainst(t, slot, 'input');
       header.tensor(slot.index, slot.dtype!.onnx, t.dims);
       data.push(t.data);
@@ -442,6 +438,13 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       at += 3 + meta[at + 1];
     }
     return out;
+  }
+}
+
+/** Throws INVALID_TENSOR unless `feeds` is an object (of tensors by input name). */
+function checkFeedsObject(feeds: unknown): asserts feeds is Record<string, unknown> {
+  if (typeof feeds !== 'object' || feeds === null) {
+    throw new OrtError(`feeds must be an object of tensors by input name, got ${feeds === null ? 'null' : typeof feeds}`, 'INVALID_TENSOR');
   }
 }
 

@@ -267,7 +267,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
     clearTimeout(this.#timer);
     for (const request of this.#queue.splice(0)) {
       this.#stats.rejected.closed++;
-      this.#settle(request, new OrtError('the batching session was closed', 'SESSION_RELEASED'));
+      this.#settle(request, closedError());
     }
   }
 
@@ -278,7 +278,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
       reject(error);
       return undefined;
     };
-    if (this.#closed) return refuse(new OrtError('the batching session was closed', 'SESSION_RELEASED'), 'closed');
+    if (this.#closed) return refuse(closedError(), 'closed');
     if (options.signal?.aborted) return refuse(abortError(options.signal, 'request'), 'aborted');
     let rows = -1;
     const key: string[] = [];
@@ -476,7 +476,10 @@ export class BatchedSession<S extends Signature = AnySignature> {
     this.#settle(request, isOrtError(error) ? error : new OrtError(String(error), 'FAIL'));
   }
 
-  /** The batch's feeds: batched inputs concatenated (and padded) into one buffer each. */
+  /**
+   * The batch's feeds: batched inputs concatenated (and padded) into one buffer each.
+   * Batches of one request never come here (#runBatch runs them as they are).
+   */
   #gather(batch: Request[], rows: number, buffers: [string, TensorData][]): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {};
     for (const plan of this.#inputs) {
@@ -489,10 +492,6 @@ export class BatchedSession<S extends Signature = AnySignature> {
       const dims = first.dims.slice();
       dims[axis] = rows;
       if (plan.pad) dims[plan.pad.axis] = batch.reduce((n, r) => Math.max(n, r.feeds[plan.name].dims[plan.pad!.axis]), 0);
-      if (batch.length === 1 && !plan.pad) {
-        feeds[plan.name] = first;
-        continue;
-      }
       const data = this.#takeBuffer(plan, elementCount(dims));
       buffers.push([plan.name, data]);
       if (plan.pad) (data as { fill(v: unknown): unknown }).fill(plan.pad.value);
@@ -554,6 +553,11 @@ export class BatchedSession<S extends Signature = AnySignature> {
       this.#complete(r, own);
     }
   }
+}
+
+/** What requests get once the batching session is closed. */
+function closedError(): OrtError {
+  return new OrtError('the batching session was closed', 'SESSION_RELEASED');
 }
 
 /** When the longest-waiting of `requests` arrived (a loop: queues can outgrow spread arguments). */

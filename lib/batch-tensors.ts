@@ -3,13 +3,7 @@
  * dynamic batching needs, and views where none is needed.
  */
 import type { TensorData } from './dtypes';
-
-/** Elements in a shape. */
-export function elementCount(dims: readonly number[]): number {
-  let n = 1;
-  for (const d of dims) n *= d;
-  return n;
-}
+import { elementCount } from './tensor';
 
 /** Row-major strides of a shape, in elements. */
 function strides(dims: readonly number[]): number[] {

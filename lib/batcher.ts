@@ -6,12 +6,12 @@
  */
 import { type DTypeInfo, dtypeByName, type TensorData } from './dtypes';
 import { OrtError, abortError, isOrtError } from './errors';
-import { copyBlock, elementCount, sliceBlock } from './batch-tensors';
+import { copyBlock, sliceBlock } from './batch-tensors';
 import { type BatchingStats, LatencyRecorder } from './batch-stats';
 import { checkKeys } from './options';
 import type { Session } from './session';
 import type { AnySignature, Feeds, Results, Signature } from './signature';
-import type { AnyTensor, Tensor } from './tensor';
+import { type AnyTensor, type Tensor, elementCount } from './tensor';
 
 /** Options of {@link Session.batched} (or of createSession's `batching` option). */
 export interface BatchingOptions {

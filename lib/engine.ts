@@ -10,7 +10,7 @@ import { OrtError } from './errors';
 import type { SessionOptions } from './options';
 import type { TensorRtProviderOptions } from './providers';
 import { createSession, type Session } from './session';
-import { tensor, type Tensor } from './tensor';
+import { elementCount, tensor, type Tensor } from './tensor';
 import { dtypeByName } from './dtypes';
 
 /** Options of {@link buildEngine}: TensorRT's, plus where the engine goes and progress reports. */
@@ -64,7 +64,7 @@ function buildFeeds(session: Session, options: BuildEngineOptions): Record<strin
     }
     const dtype = dtypeByName.get(input.type);
     if (!dtype?.array) throw new OrtError(`input '${input.name}' is ${input.type}, which TensorRT engines do not take here`, 'NOT_IMPLEMENTED');
-    feeds[input.name] = tensor(dtype.name, new dtype.array(dims.reduce((a, b) => a * b, 1)) as never, dims);
+    feeds[input.name] = tensor(dtype.name, new dtype.array(elementCount(dims)) as never, dims);
   }
   return feeds;
 }

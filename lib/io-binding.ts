@@ -9,7 +9,7 @@ import { readOutput } from './output-meta';
 import { nativeRunOptions } from './run-options';
 import type { Slot } from './session';
 import type { AnySignature, Results, Signature } from './signature';
-import type { AnyTensor, Tensor, TensorLike } from './tensor';
+import { type AnyTensor, type Tensor, type TensorLike, elementCount } from './tensor';
 import { DeviceTensor, type NativeDeviceTensor, cudaStatus } from './cuda';
 
 /** Throws CUDA_UNAVAILABLE, saying why, unless CUDA is usable here. */
@@ -70,7 +70,7 @@ export class IoBinding<S extends Signature = AnySignature> {
     const handle = this.#idle();
     const slot = this.#context.input(name);
     if (t instanceof DeviceTensor) {
-      this.#context.check({ type: t.type, dims: t.dims, data: { length: t.dims.reduce((a, b) => a * b, 1) } }, slot, 'input', true);
+      this.#context.check({ type: t.type, dims: t.dims, data: { length: elementCount(t.dims) } }, slot, 'input', true);
       handle.bindInputDevice(slot.index, t.handle);
     } else {
       this.#context.check(t, slot, 'input');

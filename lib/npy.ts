@@ -5,7 +5,7 @@
 import type { ElementType } from './dtypes';
 import { dtypeByName } from './dtypes';
 import { OrtError } from './errors';
-import type { AnyTensor, Tensor } from './tensor';
+import { type AnyTensor, type Tensor, elementCount } from './tensor';
 
 const MAGIC = '\x93NUMPY';
 
@@ -37,7 +37,7 @@ export function parseNpy(bytes: Uint8Array): AnyTensor {
   if (!descr || !fortran || shape === undefined) fail(`unreadable header ${JSON.stringify(header)}`);
   if (fortran === 'True') fail('Fortran-ordered arrays are not supported: save with np.ascontiguousarray');
   const dims = shape.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  const count = dims.reduce((a, b) => a * b, 1);
+  const count = elementCount(dims);
   const dataStart = headerStart + headerLength;
 
   const unicode = /^[<|]U(\d+)$/.exec(descr);

@@ -99,6 +99,13 @@ export function label(role: string, name?: string): string {
   return name === undefined ? role : `${role} '${name}'`;
 }
 
+/** Elements in a shape already known to be valid (see {@link shapeCount} for one that is not). */
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
 /** @internal The element count of `dims`, or INVALID_SHAPE unless they are non-negative integers. */
 export function shapeCount(dims: unknown, role: string, name?: string): number {
   if (!Array.isArray(dims)) {

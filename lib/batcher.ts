@@ -8,7 +8,7 @@ import { type DTypeInfo, dtypeByName, type TensorData } from './dtypes';
 import { OrtError, abortError, isOrtError } from './errors';
 import { copyBlock, sliceBlock } from './batch-tensors';
 import { type BatchingStats, LatencyRecorder } from './batch-stats';
-import { checkKeys } from './options';
+import { checkKeys } from './check-keys';
 import type { Session } from './session';
 import type { AnySignature, Feeds, Results, Signature } from './signature';
 import { type AnyTensor, type Tensor, elementCount } from './tensor';

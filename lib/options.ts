@@ -4,6 +4,7 @@
  */
 import type { NativeSessionOptions } from './binding';
 import { OrtError } from './errors';
+import { checkKeys } from './check-keys';
 import { type ExecutionProvider, providerConfig, providerSpec } from './providers';
 
 /** ONNX Runtime's log levels, most verbose first. */
@@ -81,15 +82,6 @@ const OPTION_NAMES: readonly (keyof SessionOptions)[] = [
   'configEntries',
   'executionProviders',
 ];
-/** @internal Throws INVALID_OPTION unless `keys` are all in `known`. */
-export function checkKeys(value: object, known: readonly string[], what: string): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw new OrtError(`unknown ${what} ${JSON.stringify(key)}; valid ones are: ${known.join(', ')}`, 'INVALID_OPTION');
-    }
-  }
-}
-
 function bad(name: string, expected: string, got: unknown): OrtError {
   return new OrtError(`options.${name} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`, 'INVALID_OPTION');
 }

@@ -3,6 +3,7 @@
  * string key/value pairs ONNX Runtime's C API takes (UpdateCUDAProviderOptions,
  * UpdateTensorRTProviderOptions), with `extra` as the escape hatch for raw keys.
  */
+import { checkKeys } from './check-keys';
 import { OrtError } from './errors';
 
 /** A CUDA stream, as a `cudaStream_t` address: a number or bigint, or an object holding one (`handle`). */
@@ -245,14 +246,8 @@ export function providerSpec(entry: unknown): ExecutionProviderOptions {
       'INVALID_OPTION',
     );
   }
-  for (const key of Object.keys(spec)) {
-    if (!OPTION_KEYS[spec.name].includes(key)) {
-      throw new OrtError(
-        `unknown ${spec.name} provider option ${JSON.stringify(key)}; valid ones are: ${OPTION_KEYS[spec.name].filter((k) => k !== 'name').join(', ')}`,
-        'INVALID_OPTION',
-      );
-    }
-  }
+  const { name, ...options } = spec;
+  checkKeys(options, OPTION_KEYS[name].filter((k) => k !== 'name'), `${name} provider option`);
   return spec;
 }
 

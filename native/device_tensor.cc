@@ -4,6 +4,7 @@
 #include <string>
 
 #include "addon_data.h"
+#include "addon_object.h"
 #include "cuda_runtime.h"
 #include "run_pool.h"
 
@@ -68,10 +69,7 @@ Napi::Function NativeDeviceTensor::Define(Napi::Env env) {
 }
 
 NativeDeviceTensor::NativeDeviceTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDeviceTensor>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "device tensors are made by upload() or by a binding's outputs");
-  }
-  state_ = *info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
+  state_ = AddonObjectState<State>(info, "device tensors are made by upload() or by a binding's outputs");
 }
 
 Napi::Object NativeDeviceTensor::Wrap(Napi::Env env, ValuePtr value, const TensorShape& shape,
@@ -91,7 +89,7 @@ Napi::Object NativeDeviceTensor::Wrap(Napi::Env env, ValuePtr value, const Tenso
 }
 
 Napi::Object NativeDeviceTensor::New(Napi::Env env, std::shared_ptr<State> state) {
-  return AddonData::Of(env).deviceTensorClass.New({Napi::External<std::shared_ptr<State>>::New(env, &state)});
+  return NewAddonObject(AddonData::Of(env).deviceTensorClass, env, std::move(state));
 }
 
 const OrtValue* NativeDeviceTensor::ValueOf(Napi::Value object) {

@@ -1,6 +1,7 @@
 #include "io_binding.h"
 
 #include "addon_data.h"
+#include "addon_object.h"
 #include "device_tensor.h"
 #include "run_options.h"
 #include "run_pool.h"
@@ -70,10 +71,7 @@ Napi::Function NativeIoBinding::Define(Napi::Env env) {
 }
 
 NativeIoBinding::NativeIoBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeIoBinding>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "bindings are made by session.createBinding()");
-  }
-  auto core = *info[0].As<Napi::External<std::shared_ptr<SessionCore>>>().Data();
+  auto core = AddonObjectState<SessionCore>(info, "bindings are made by session.createBinding()");
   Guard(info.Env(), [&] {
     OrtIoBinding* raw = nullptr;
     Check(Api().CreateIoBinding(core->session.get(), &raw));
@@ -82,7 +80,7 @@ NativeIoBinding::NativeIoBinding(const Napi::CallbackInfo& info) : Napi::ObjectW
 }
 
 Napi::Object NativeIoBinding::Create(Napi::Env env, std::shared_ptr<SessionCore> core) {
-  return AddonData::Of(env).ioBindingClass.New({Napi::External<std::shared_ptr<SessionCore>>::New(env, &core)});
+  return NewAddonObject(AddonData::Of(env).ioBindingClass, env, std::move(core));
 }
 
 OrtIoBinding* NativeIoBinding::Binding(Napi::Env) const {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "addon_data.h"
+#include "addon_object.h"
 #include "io_binding.h"
 #include "run_job.h"
 #include "run_options.h"
@@ -17,8 +18,7 @@ namespace {
 // { session, info }: what createSession and attachSession give lib/ for a session.
 Napi::Object SessionAndInfo(Napi::Env env, std::shared_ptr<SessionCore> core) {
   Napi::Object result = Napi::Object::New(env);
-  auto external = Napi::External<std::shared_ptr<SessionCore>>::New(env, &core);
-  result.Set("session", AddonData::Of(env).sessionClass.New({external}));
+  result.Set("session", NewAddonObject(AddonData::Of(env).sessionClass, env, core));
   result.Set("info", ModelInfoToJs(env, core->info));
   return result;
 }
@@ -120,10 +120,7 @@ Napi::Function NativeSession::Define(Napi::Env env) {
 }
 
 NativeSession::NativeSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSession>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "sessions are made by createSession()");
-  }
-  core_ = *info[0].As<Napi::External<std::shared_ptr<SessionCore>>>().Data();
+  core_ = AddonObjectState<SessionCore>(info, "sessions are made by createSession()");
 }
 
 const std::shared_ptr<SessionCore>& NativeSession::Core(Napi::Env) const {

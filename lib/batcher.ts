@@ -89,7 +89,6 @@ interface Request {
   /** Requests with equal keys may share a batch. */
   key: string;
   priority: number;
-  seq: number;
   arrived: number;
   settled: boolean;
   resolve(results: Record<string, AnyTensor>): void;
@@ -125,9 +124,9 @@ export class BatchedSession<S extends Signature = AnySignature> {
   readonly #outputAxes: Readonly<Record<string, number>>;
   readonly #trims: NonNullable<BatchingOptions['padding']>['outputs'];
 
+  /** Waiting requests, most urgent first: by priority, then in order of arrival. */
   #queue: Request[] = [];
   #inFlight = 0;
-  #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #closed = false;
@@ -238,7 +237,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
     return new Promise((resolve, reject) => {
       const request = this.#admit(feeds as Record<string, Tensor>, options, resolve as Request['resolve'], reject);
       if (!request) return;
-      this.#queue.push(request);
+      this.#enqueue(request);
       this.#stats.requests++;
       this.#schedule();
     });
@@ -312,7 +311,6 @@ export class BatchedSession<S extends Signature = AnySignature> {
       rows,
       key: key.join('|'),
       priority: options.priority ?? 0,
-      seq: this.#seq++,
       arrived: performance.now(),
       settled: false,
       resolve,
@@ -338,6 +336,18 @@ export class BatchedSession<S extends Signature = AnySignature> {
       signal?.removeEventListener('abort', onAbort);
     };
     return request;
+  }
+
+  /** Queues a request behind every one of its priority or a more urgent one. */
+  #enqueue(request: Request): void {
+    let low = 0;
+    let high = this.#queue.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#queue[mid].priority <= request.priority) low = mid + 1;
+      else high = mid;
+    }
+    this.#queue.splice(low, 0, request);
   }
 
   /** Takes a request out, wherever it is: out of the queue, or out of its running batch's results. */
@@ -367,13 +377,12 @@ export class BatchedSession<S extends Signature = AnySignature> {
 
   /** The most urgent group's batch if it is ready to go, else another group's that is. */
   #nextBatch(): Request[] | undefined {
-    const byUrgency = [...this.#queue].sort((a, b) => a.priority - b.priority || a.seq - b.seq);
     const seen = new Set<string>();
     const now = performance.now();
-    for (const head of byUrgency) {
+    for (const head of this.#queue) {
       if (seen.has(head.key)) continue;
       seen.add(head.key);
-      const group = byUrgency.filter((r) => r.key === head.key);
+      const group = this.#queue.filter((r) => r.key === head.key);
       const batch: Request[] = [];
       let rows = 0;
       for (const r of group) {

@@ -49,7 +49,7 @@ class HeaderReader {
 
 RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data,
                std::shared_ptr<OrtRunOptions> runOptions)
-    : core_(std::move(core)), runOptions_(std::move(runOptions)) {
+    : core_(std::move(core)), runOptions_(std::move(runOptions)), elementSizes_(&AddonData::Of(env).elementSizes) {
   if (!data.IsArray()) throw BindingError("INVALID_ARGUMENT", "the run data must be an array");
   Napi::Array list = data.As<Napi::Array>();
   uint32_t next = 0;
@@ -57,59 +57,83 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
     if (next >= list.Length()) throw BindingError("INVALID_ARGUMENT", "the run data is missing a tensor");
     return list.Get(next++);
   };
+  // Strings are copied here, while the JavaScript strings can be read; TypedArrays are
+  // only looked up, and wrapped by Execute.
+  auto read = [&](bool output, uint32_t position, HeaderReader& reader) -> ValuePtr {
+    Borrowed tensor{output, position, 0, {}, {}};
+    tensor.elementType = reader.Tensor(tensor.dims);
+    if (output && tensor.elementType == 0) return ValuePtr();
+    Napi::Value value = nextData();
+    if (tensor.elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+      return TensorFromJs(env, tensor.elementType, tensor.dims.data(), tensor.dims.size(), value);
+    }
+    tensor.memory = ReadTypedArray(env, value);
+    borrowed_.push_back(std::move(tensor));
+    return ValuePtr();
+  };
 
   HeaderReader reader(AddonData::Of(env));
   double inputCount = reader.Next();
   double outputCount = reader.Next();
-  for (double i = 0; i < inputCount; ++i) {
+  for (uint32_t i = 0; i < inputCount; ++i) {
     uint32_t index = reader.Index(core_->inputNames.size(), "INVALID_INPUT_NAME", "input");
-    SmallVector<int64_t, 8> dims;
-    int type = reader.Tensor(dims);
     inputNames_.push_back(core_->inputNames[index]);
-    inputOwners_.push_back(TensorFromJs(env, type, dims.data(), dims.size(), nextData()));
+    inputOwners_.push_back(read(false, i, reader));
     inputs_.push_back(inputOwners_.back().get());
   }
-  for (double i = 0; i < outputCount; ++i) {
+  for (uint32_t i = 0; i < outputCount; ++i) {
     uint32_t index = reader.Index(core_->outputNames.size(), "INVALID_OUTPUT_NAME", "output");
-    SmallVector<int64_t, 8> dims;
-    int type = reader.Tensor(dims);
     outputNames_.push_back(core_->outputNames[index]);
-    outputOwners_.push_back(type == 0 ? ValuePtr() : TensorFromJs(env, type, dims.data(), dims.size(), nextData()));
-    providedByCaller_.push_back(type != 0);
+    size_t wrapped = borrowed_.size();
+    outputOwners_.push_back(read(true, i, reader));
+    providedByCaller_.push_back(outputOwners_.back() || borrowed_.size() > wrapped);
     outputs_.push_back(outputOwners_.back().get());
   }
 }
 
 void RunJob::Execute() {
+  for (size_t i = 0; i < borrowed_.size(); ++i) {
+    const Borrowed& b = borrowed_[i];
+    ValuePtr value = WrapMemory(b.elementType, b.dims.data(), b.dims.size(), b.memory);
+    if (b.output) {
+      outputs_[b.position] = value.get();
+      outputOwners_[b.position] = std::move(value);
+    } else {
+      inputs_[b.position] = value.get();
+      inputOwners_[b.position] = std::move(value);
+    }
+  }
   Check(Api().Run(core_->session.get(), runOptions_.get(), inputNames_.data(), inputs_.data(), inputs_.size(),
                   outputNames_.data(), outputNames_.size(), outputs_.data()));
-  // Run filled in the outputs it allocated; from here on they are ours to free.
+  for (size_t i = 0; i < inputOwners_.size(); ++i) inputOwners_[i].reset();
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (!providedByCaller_[i]) outputOwners_[i].reset(outputs_[i]);
+    if (providedByCaller_[i]) {
+      outputOwners_[i].reset();  // the data is in the caller's array
+      meta_.meta.push_back(0);
+      meta_.meta.push_back(0);
+      meta_.meta.push_back(-1);
+    } else {
+      // Run filled in the outputs it allocated; from here on they are ours to free.
+      outputOwners_[i].reset(outputs_[i]);
+      DescribeOutput(outputOwners_[i], *elementSizes_, meta_);
+    }
   }
 }
 
 Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
-  OutputMeta out;
   SmallVector<napi_value, 4> values;
   bool anyValue = false;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     napi_value value = nullptr;
-    if (providedByCaller_[i]) {
-      out.meta.push_back(0);
-      out.meta.push_back(0);
-      out.meta.push_back(-1);
-    } else {
-      value = TensorToJs(env, std::move(outputOwners_[i]), core_, out, memory);
-      anyValue = anyValue || value != nullptr;
-    }
+    if (outputOwners_[i]) value = OutputToJs(env, std::move(outputOwners_[i]), core_, memory);
+    anyValue = anyValue || value != nullptr;
     values.push_back(value);
   }
 
   // Meta and inline data go over the run header when they fit (they nearly always do),
   // which spares an ArrayBuffer per call: V8 makes each one a tracked backing store.
   const AddonData& addon = AddonData::Of(env);
-  size_t total = out.Words();
+  size_t total = meta_.Words();
   napi_value own = nullptr;
   double* target = addon.runHeader;
   if (total > addon.runHeaderLength) {
@@ -117,7 +141,7 @@ Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
     own = Napi::Float64Array::New(env, total, buffer, 0);
     target = static_cast<double*>(buffer.Data());
   }
-  out.WriteTo(target);
+  meta_.WriteTo(target);
   if (!anyValue && own == nullptr) return env.Undefined();
 
   Napi::Array results = Napi::Array::New(env, outputs_.size() + 1);

@@ -24,6 +24,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "ort_api.h"
 #include "small_vector.h"
@@ -33,17 +34,33 @@ namespace onnx_native {
 
 struct SessionCore;
 
+// The JavaScript thread reads the arguments and builds the results; everything else
+// that touches ONNX Runtime (wrapping the inputs, the run, reading and releasing small
+// outputs) happens in Execute. On the pool that keeps the memory ONNX Runtime allocates
+// and frees on one core: done on the JavaScript thread, it cost more than the inference
+// of a small model, mostly in cache misses.
 class RunJob {
  public:
-  // Wraps the inputs and caller-provided outputs; throws BindingError on bad arguments.
+  // Reads the inputs and caller-provided outputs; throws BindingError on bad arguments.
   RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data, std::shared_ptr<OrtRunOptions> runOptions);
 
   void Execute();                      // any thread
   Napi::Value Results(Napi::Env env, OutputMemory memory);  // JavaScript thread, after Execute
 
  private:
+  // A TypedArray that Execute wraps as input or caller-provided output `position`.
+  struct Borrowed {
+    bool output;
+    uint32_t position;
+    int elementType;
+    SmallVector<int64_t, 8> dims;
+    TypedArrayMemory memory;
+  };
+
   std::shared_ptr<SessionCore> core_;
   std::shared_ptr<OrtRunOptions> runOptions_;
+  const std::vector<size_t>* elementSizes_;  // AddonData's, which outlives the job
+  SmallVector<Borrowed, 4> borrowed_;
   SmallVector<const char*, 4> inputNames_;
   SmallVector<ValuePtr, 4> inputOwners_;
   SmallVector<const OrtValue*, 4> inputs_;
@@ -51,6 +68,7 @@ class RunJob {
   SmallVector<ValuePtr, 4> outputOwners_;  // caller-provided, then what Run returns
   SmallVector<OrtValue*, 4> outputs_;
   SmallVector<uint8_t, 4> providedByCaller_;
+  OutputMeta meta_;  // written by Execute; outputOwners_ then hold what it left for Results
 };
 
 // Runs a RunJob on the run pool (run_pool.h), then calls callback(error, results) on

@@ -91,19 +91,25 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
     return value;
   }
 
+  return WrapMemory(elementType, dims, rank, ReadTypedArray(env, data));
+}
+
+TypedArrayMemory ReadTypedArray(Napi::Env env, Napi::Value data) {
   napi_typedarray_type arrayType;
   size_t length = 0;
   void* pointer = nullptr;
   if (napi_get_typedarray_info(env, data, &arrayType, &length, &pointer, nullptr, nullptr) != napi_ok) {
     throw BindingError("INVALID_DTYPE", "tensor data must be a TypedArray");
   }
-  size_t bytes = length * TypedArrayElementSize(arrayType);
+  return {pointer, length * TypedArrayElementSize(arrayType)};
+}
+
+ValuePtr WrapMemory(int elementType, const int64_t* dims, size_t rank, TypedArrayMemory memory) {
   // A zero-length TypedArray may have no backing memory at all; ONNX Runtime
   // rejects a null data pointer, and an empty tensor needs none.
-  if (bytes == 0) return EmptyTensor(elementType, dims, rank);
-
+  if (memory.bytes == 0) return EmptyTensor(elementType, dims, rank);
   OrtValue* value = nullptr;
-  Check(Api().CreateTensorWithDataAsOrtValue(CurrentRuntime().cpuMemory, pointer, bytes, dims, rank,
+  Check(Api().CreateTensorWithDataAsOrtValue(CurrentRuntime().cpuMemory, memory.data, memory.bytes, dims, rank,
                                              static_cast<ONNXTensorElementDataType>(elementType), &value));
   return ValuePtr(value);
 }
@@ -139,22 +145,47 @@ void AppendShapeMeta(const TensorShape& shape, OutputMeta& out) {
   for (size_t d = 0; d < shape.dims.size(); ++d) out.meta.push_back(static_cast<double>(shape.dims[d]));
 }
 
-size_t ElementSize(Napi::Env env, int elementType) {
-  const std::vector<size_t>& sizes = AddonData::Of(env).elementSizes;
+size_t ElementSize(const std::vector<size_t>& sizes, int elementType) {
   return elementType >= 0 && static_cast<size_t>(elementType) < sizes.size() ? sizes[elementType] : 0;
 }
 
-napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
-                      OutputMemory memory) {
-  const OrtApi& api = Api();
+size_t ElementSize(Napi::Env env, int elementType) { return ElementSize(AddonData::Of(env).elementSizes, elementType); }
+
+void DescribeOutput(ValuePtr& value, const std::vector<size_t>& elementSizes, OutputMeta& out) {
   const TensorShape shape = ReadTensorShape(value.get());
   AppendShapeMeta(shape, out);
-  const int elementType = shape.elementType;
-  const size_t count = shape.count;
-  auto& meta = out.meta;
+  if (shape.elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+    out.meta.push_back(-1);
+    return;
+  }
+  size_t elementSize = ElementSize(elementSizes, shape.elementType);
+  if (elementSize == 0) {
+    throw BindingError("NOT_IMPLEMENTED", "the output has element type " + std::to_string(shape.elementType) +
+                                              ", which has no JavaScript array");
+  }
+  size_t bytes = shape.count * elementSize;
+  if (bytes > kInlineUpToBytes) {
+    out.meta.push_back(-1);
+    return;
+  }
+  out.meta.push_back(static_cast<double>(out.inlineWords.size()));
+  size_t words = (bytes + sizeof(double) - 1) / sizeof(double);
+  size_t at = out.inlineWords.size();
+  for (size_t w = 0; w < words; ++w) out.inlineWords.push_back(0);
+  if (bytes > 0) {
+    void* data = nullptr;
+    Check(Api().GetTensorMutableData(value.get(), &data));
+    std::memcpy(&out.inlineWords[at], data, bytes);
+  }
+  value.reset();
+}
 
-  if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
-    meta.push_back(-1);
+napi_value OutputToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMemory memory) {
+  const OrtApi& api = Api();
+  const TensorShape shape = ReadTensorShape(value.get());
+  const size_t count = shape.count;
+
+  if (shape.elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
     Napi::Array strings = Napi::Array::New(env, count);
     if (count > 0) {
       size_t total = 0;
@@ -170,24 +201,9 @@ napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
     return strings;
   }
 
-  size_t elementSize = ElementSize(env, elementType);
-  if (elementSize == 0) {
-    throw BindingError("NOT_IMPLEMENTED",
-                       "the output has element type " + std::to_string(elementType) + ", which has no JavaScript array");
-  }
-  size_t bytes = count * elementSize;
+  size_t bytes = count * ElementSize(env, shape.elementType);
   void* data = nullptr;
-  if (bytes > 0) Check(api.GetTensorMutableData(value.get(), &data));
-  if (bytes <= kInlineUpToBytes) {
-    meta.push_back(static_cast<double>(out.inlineWords.size()));
-    size_t words = (bytes + sizeof(double) - 1) / sizeof(double);
-    size_t at = out.inlineWords.size();
-    for (size_t w = 0; w < words; ++w) out.inlineWords.push_back(0);
-    if (bytes > 0) std::memcpy(&out.inlineWords[at], data, bytes);
-    return nullptr;
-  }
-  meta.push_back(-1);
-
+  Check(api.GetTensorMutableData(value.get(), &data));
   if (memory == OutputMemory::kCopy || bytes <= CopyUpToBytes()) {
     return CopyToArrayBuffer(env, data, bytes);  // `value` goes back to ONNX Runtime now
   }
@@ -211,6 +227,12 @@ napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
   }
   // Runtimes with a V8 sandbox (Electron) forbid external buffers: copy instead.
   return CopyToArrayBuffer(env, data, bytes);
+}
+
+napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
+                      OutputMemory memory) {
+  DescribeOutput(value, AddonData::Of(env).elementSizes, out);
+  return value ? OutputToJs(env, std::move(value), owner, memory) : nullptr;
 }
 
 }  // namespace onnx_native

@@ -39,6 +39,18 @@ struct OutputMeta {
 // use), or, for strings, an array of JavaScript strings that is copied.
 ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
 
+// The memory of a TypedArray; throws INVALID_DTYPE if `data` is not one. JavaScript
+// thread.
+struct TypedArrayMemory {
+  void* data;
+  size_t bytes;
+};
+TypedArrayMemory ReadTypedArray(Napi::Env env, Napi::Value data);
+
+// An OrtValue of `elementType` and shape `dims[0..rank)` borrowing `memory`. Any
+// thread: run() makes its inputs' values on the thread that runs them.
+ValuePtr WrapMemory(int elementType, const int64_t* dims, size_t rank, TypedArrayMemory memory);
+
 // A tensor's element type, dims and element count, as ONNX Runtime reports them.
 struct TensorShape {
   int elementType;
@@ -50,8 +62,9 @@ TensorShape ReadTensorShape(const OrtValue* value);
 // Appends `shape`'s element type, rank and dims to `out.meta`.
 void AppendShapeMeta(const TensorShape& shape, OutputMeta& out);
 
-// Bytes per element of `elementType` in lib/'s dtype table; 0 for types that have no
-// JavaScript array (strings among them).
+// Bytes per element of `elementType` in lib/'s dtype table (AddonData::elementSizes); 0
+// for types that have no JavaScript array (strings among them).
+size_t ElementSize(const std::vector<size_t>& sizes, int elementType);
 size_t ElementSize(Napi::Env env, int elementType);
 
 // How outputs' data reaches JavaScript.
@@ -64,11 +77,18 @@ enum class OutputMemory {
   kCopy,
 };
 
-// Describes `value` in `out` and returns its data for JavaScript: strings as an array;
-// numeric data of up to 64 bytes inline in `out` (and nullptr is returned); under
+// Describes an output in `out`, on any thread: its element type and dims, then its
+// numeric data inline if it takes at most 64 bytes, in which case `value` is released
+// here. Otherwise `value` is left for OutputToJs. `elementSizes` as for ElementSize.
+void DescribeOutput(ValuePtr& value, const std::vector<size_t>& elementSizes, OutputMeta& out);
+
+// The data of an output DescribeOutput left, for JavaScript: strings as an array; under
 // OutputMemory::kCopy, a copy in a new ArrayBuffer; otherwise an ArrayBuffer over the
 // value's own memory, which then keeps `owner` (the session whose allocator may own
 // that memory) alive until the buffer is collected.
+napi_value OutputToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMemory memory);
+
+// DescribeOutput, then OutputToJs if the data did not go inline (else nullptr).
 napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
                       OutputMemory memory);
 

@@ -92,6 +92,7 @@ export interface NativeAddon {
   allocatePinned(bytes: number): ArrayBuffer;
   CudaStream: new (deviceId: number) => { handle: bigint; synchronize(): void; release(): void };
   setCompletionPolling(polling: boolean): void;
+  setCompletionState(cells: Int32Array): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;
   attachSession(handle: number): { session: NativeSession; info: NativeModelInfo };

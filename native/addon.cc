@@ -89,6 +89,22 @@ Napi::Value JS_DrainCompletions(const Napi::CallbackInfo& info) {
 // setCompletionPolling(on); see run_pool.h.
 void JS_SetCompletionPolling(const Napi::CallbackInfo& info) { SetCompletionPolling(info.Env(), info[0].ToBoolean()); }
 
+// setCompletionState(Int32Array of 2 over an ArrayBuffer of its own), once per
+// environment; see run_pool.h.
+void JS_SetCompletionState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[0].As<Napi::TypedArray>().ElementLength() < 2) {
+    throw Napi::TypeError::New(env, "setCompletionState(Int32Array of 2)");
+  }
+  AddonData& data = AddonData::Of(env);
+  // Pool threads may write to the cells at any time: they can never move.
+  if (!data.completionStateObject.IsEmpty()) throw Napi::Error::New(env, "the completion state is already set");
+  Napi::Int32Array cells = info[0].As<Napi::Int32Array>();
+  data.completionStateObject = Napi::Persistent(cells.As<Napi::Object>());
+  SetCompletionState(env, cells.Data());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Node deletes the data when this environment (main thread or worker) shuts down.
   env.SetInstanceData(std::make_unique<AddonData>().release());
@@ -110,6 +126,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setRunHeader", Napi::Function::New<JS_SetRunHeader>(env, "setRunHeader"));
   exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
   exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));
+  exports.Set("setCompletionState", Napi::Function::New<JS_SetCompletionState>(env, "setCompletionState"));
   exports.Set("RunOptions", runOptions);
   exports.Set("CudaStream", NativeCudaStream::Define(env));
   exports.Set("uploadToDevice", Napi::Function::New<UploadToDevice>(env, "uploadToDevice"));

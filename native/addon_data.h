@@ -29,6 +29,8 @@ struct AddonData {
   Napi::ObjectReference runHeaderObject;
   double* runHeader = nullptr;
   size_t runHeaderLength = 0;
+  // Where lib/ watches runs finish (run_pool.h SetCompletionState).
+  Napi::ObjectReference completionStateObject;
 
   static AddonData& Of(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 };

@@ -7,12 +7,16 @@
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <vector>
+#include <utility>
 
 #include "addon_data.h"
 
 namespace onnx_native {
 
+// Finished tasks reach the JavaScript thread through a lock-free list: the thread that
+// finished a run and the JavaScript thread polling for it never wait on each other's
+// lock (a contended mutex here put one of them to sleep in the kernel on most runs of
+// a small model, which costs more than the run).
 class CompletionQueue {
  public:
   explicit CompletionQueue(Napi::Env env) : env_(env) {
@@ -29,43 +33,51 @@ class CompletionQueue {
   // the pool (runs read JavaScript memory), then drops, here on the JavaScript thread,
   // the finished ones that never got to complete.
   void Shutdown() {
-    std::vector<std::unique_ptr<PoolTask>> dropped;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(idleMutex_);
+      shuttingDown_ = true;
       idle_.wait(lock, [this] { return onPool_ == 0; });
-      dropped.swap(done_);
-      doneCount_.store(0);
     }
-    dropped.clear();
+    for (PoolTask* next = TakeDone(); next != nullptr;) {
+      std::unique_ptr<PoolTask> dropped(std::exchange(next, next->nextDone_));
+    }
     napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
+  }
+
+  // JavaScript thread, once, before any task starts (SetCompletionState).
+  void WatchFrom(int32_t* cells) {
+    // The finished flag is written from pool threads and read by JavaScript's
+    // Atomics.load: an int32_t, used through std::atomic (C++17 has no atomic_ref).
+    static_assert(sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free);
+    inFlightCell_ = &cells[1];
+    *inFlightCell_ = static_cast<int32_t>(inFlight_);
+    finishedFlag_.store(reinterpret_cast<std::atomic<int32_t>*>(&cells[0]));
   }
 
   // JavaScript thread.
   void Started() {
     if (inFlight_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
-    std::lock_guard<std::mutex> lock(mutex_);
+    *inFlightCell_ = static_cast<int32_t>(inFlight_);
     ++onPool_;
   }
 
   // Pool thread.
   void Finished(std::unique_ptr<PoolTask> task) {
-    bool wake;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.push_back(std::move(task));
-      doneCount_.store(done_.size(), std::memory_order_release);
-      // While the JavaScript thread polls (SetPolling), it drains the queue itself: no
-      // wake-up needed. Otherwise one pending call drains everything queued before it.
-      wake = !polling_ && !drainPending_;
-      drainPending_ = drainPending_ || wake;
+    PoolTask* finished = task.release();
+    finished->nextDone_ = done_.load();
+    while (!done_.compare_exchange_weak(finished->nextDone_, finished)) {
     }
-    if (wake) napi_call_threadsafe_function(tsfn_, this, napi_tsfn_nonblocking);
+    finishedFlag_.load()->store(1);
+    // While the JavaScript thread polls (SetPolling), it takes the list itself: no
+    // wake-up needed. Otherwise one pending call drains everything queued before it.
+    // (Sequentially consistent: either this sees polling_ turned off, or the drain that
+    // follows turning it off sees this task.)
+    if (!polling_ && !drainPending_.exchange(true)) napi_call_threadsafe_function(tsfn_, this, napi_tsfn_nonblocking);
     // Only now may Shutdown() go on and release the thread-safe function.
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      --onPool_;
+    if (--onPool_ == 0 && shuttingDown_) {
+      std::lock_guard<std::mutex> lock(idleMutex_);
+      idle_.notify_all();
     }
-    idle_.notify_all();
   }
 
   // JavaScript thread: completes every finished task. Returns how many are still in
@@ -78,30 +90,34 @@ class CompletionQueue {
   // JavaScript thread. Turning polling off drains once more, so that a task finished
   // while the flag was still set is not left waiting.
   void SetPolling(napi_env env, bool polling) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      polling_ = polling;
-    }
+    polling_ = polling;
     if (!polling) DrainNow(env);
   }
 
  private:
+  // Takes the finished tasks, oldest first, as a list linked by nextDone_.
+  PoolTask* TakeDone() {
+    PoolTask* newestFirst = done_.exchange(nullptr);
+    PoolTask* oldestFirst = nullptr;
+    while (newestFirst != nullptr) {
+      PoolTask* next = newestFirst->nextDone_;
+      newestFirst->nextDone_ = oldestFirst;
+      oldestFirst = newestFirst;
+      newestFirst = next;
+    }
+    return oldestFirst;
+  }
+
   static void Drain(napi_env env, napi_value, void* context, void* fromTsfn) {
     if (env == nullptr) return;  // shutting down: Shutdown() cleans up
     auto* self = static_cast<CompletionQueue*>(context);
-    if (fromTsfn != nullptr) {
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      self->drainPending_ = false;
-    }
-    std::vector<std::unique_ptr<PoolTask>> batch;
-    if (self->doneCount_.load(std::memory_order_acquire) == 0) return;
-    {
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      batch.swap(self->done_);
-      self->doneCount_.store(0, std::memory_order_relaxed);
-    }
+    if (fromTsfn != nullptr) self->drainPending_ = false;
+    // Cleared before the list is taken: a task that finishes after this sets it again.
+    self->finishedFlag_.load()->store(0);
+    if (self->done_.load() == nullptr) return;
     Napi::Env jsEnv(env);
-    for (auto& task : batch) {
+    for (PoolTask* next = self->TakeDone(); next != nullptr;) {
+      std::unique_ptr<PoolTask> task(std::exchange(next, next->nextDone_));
       Napi::HandleScope scope(jsEnv);
       try {
         task->Complete(jsEnv);
@@ -112,19 +128,26 @@ class CompletionQueue {
       }
       task.reset();
       if (--self->inFlight_ == 0) napi_unref_threadsafe_function(env, self->tsfn_);
+      *self->inFlightCell_ = static_cast<int32_t>(self->inFlight_);
     }
   }
 
   napi_env env_;
   napi_threadsafe_function tsfn_ = nullptr;
   size_t inFlight_ = 0;  // JavaScript thread only: queued and not yet completed
-  std::mutex mutex_;
+  // lib/'s cells (WatchFrom), or these until it sets them.
+  std::atomic<int32_t> ownFinishedFlag_{0};
+  int32_t ownInFlightCell_ = 0;
+  std::atomic<std::atomic<int32_t>*> finishedFlag_{&ownFinishedFlag_};
+  int32_t* inFlightCell_ = &ownInFlightCell_;  // JavaScript thread only
+  std::atomic<size_t> onPool_{0};              // queued and not yet executed
+  std::atomic<PoolTask*> done_{nullptr};       // finished, newest first
+  std::atomic<bool> polling_{false};
+  std::atomic<bool> drainPending_{false};
+  // Shutdown() waits on these for onPool_ to reach 0.
+  std::atomic<bool> shuttingDown_{false};
+  std::mutex idleMutex_;
   std::condition_variable idle_;
-  size_t onPool_ = 0;  // under mutex_: queued and not yet executed
-  bool drainPending_ = false;
-  bool polling_ = false;
-  std::vector<std::unique_ptr<PoolTask>> done_;
-  std::atomic<size_t> doneCount_{0};  // done_.size(), readable without the lock
 };
 
 namespace {
@@ -170,8 +193,11 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.push_back({std::move(task), std::move(completions)});
-      pending_.store(true, std::memory_order_release);
     }
+    // Set once the lock is free: a spinning thread takes the lock as soon as it sees
+    // this, and finding it still held would put that thread to sleep and this one
+    // through a system call to wake it.
+    pending_.store(true, std::memory_order_release);
     // A thread that is looking for work will find this; waking another would only cost
     // a system call here and a context switch there.
     if (searching_.load() == 0) wake_.notify_one();
@@ -186,7 +212,10 @@ class Pool {
   bool TryPop(Item& item) {
     if (!pending_.load(std::memory_order_acquire)) return false;
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.empty()) return false;
+    if (queue_.empty()) {  // another thread took it
+      pending_.store(false, std::memory_order_release);
+      return false;
+    }
     item = std::move(queue_.front());
     queue_.pop_front();
     pending_.store(!queue_.empty(), std::memory_order_release);
@@ -295,24 +324,29 @@ Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task)
   return promise;
 }
 
-size_t DrainCompletions(Napi::Env env) {
-  auto& completions = AddonData::Of(env).completions;
-  return completions ? completions->DrainNow(env) : 0;
+namespace {
+
+// `env`'s queue, made on first use.
+const std::shared_ptr<CompletionQueue>& CompletionsOf(Napi::Env env) {
+  std::shared_ptr<CompletionQueue>& completions = AddonData::Of(env).completions;
+  if (!completions) completions = std::make_shared<CompletionQueue>(env);
+  return completions;
 }
 
-void SetCompletionPolling(Napi::Env env, bool polling) {
-  auto& completions = AddonData::Of(env).completions;
-  if (!completions) completions = std::make_shared<CompletionQueue>(env);
-  completions->SetPolling(env, polling);
-}
+}  // namespace
+
+size_t DrainCompletions(Napi::Env env) { return CompletionsOf(env)->DrainNow(env); }
+
+void SetCompletionPolling(Napi::Env env, bool polling) { CompletionsOf(env)->SetPolling(env, polling); }
+
+void SetCompletionState(Napi::Env env, int32_t* cells) { CompletionsOf(env)->WatchFrom(cells); }
 
 void ShutdownCompletions(Napi::Env env) {
   if (AddonData::Of(env).completions) AddonData::Of(env).completions->Shutdown();
 }
 
 void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task) {
-  std::shared_ptr<CompletionQueue>& completions = AddonData::Of(env).completions;
-  if (!completions) completions = std::make_shared<CompletionQueue>(env);
+  const std::shared_ptr<CompletionQueue>& completions = CompletionsOf(env);
   completions->Started();
   Pool::Instance().Push(std::move(task), completions);
 }

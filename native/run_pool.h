@@ -16,6 +16,8 @@
 
 namespace onnx_native {
 
+class CompletionQueue;
+
 // One unit of work: Execute() runs on a pool thread and must not touch JavaScript;
 // Complete() then runs on the JavaScript thread of the environment that queued it, and
 // the task is destroyed there (so it may own JavaScript references).
@@ -24,6 +26,10 @@ class PoolTask {
   virtual ~PoolTask() = default;
   virtual void Execute() = 0;
   virtual void Complete(Napi::Env env) = 0;
+
+ private:
+  friend class CompletionQueue;
+  PoolTask* nextDone_ = nullptr;  // the CompletionQueue's list of finished tasks
 };
 
 // A task that settles a promise: Run() on the pool, then Resolve() on the JavaScript
@@ -64,9 +70,9 @@ class CallbackTask : public PoolTask {
   std::optional<BindingError> failure_;
 };
 
-// Where an environment's finished tasks wait for its JavaScript thread. One per
-// environment (main thread or worker), owned by its AddonData.
-class CompletionQueue;
+// CompletionQueue (run_pool.cc) is where an environment's finished tasks wait for its
+// JavaScript thread. One per environment (main thread or worker), owned by its
+// AddonData.
 
 // Completes, on the JavaScript thread, every task of `env` that has finished; returns
 // how many are still in flight. lib/ calls it from setImmediate while runs are young:
@@ -77,6 +83,12 @@ size_t DrainCompletions(Napi::Env env);
 // While polling is on, finished tasks wait for DrainCompletions instead of waking the
 // event loop. Turning it off drains once more.
 void SetCompletionPolling(Napi::Env env, bool polling);
+
+// Two int32 cells where lib/ watches `env`'s tasks without calling into the addon: [0]
+// turns non-zero when a task finishes and back to 0 when DrainCompletions takes the
+// finished ones; [1] is how many are in flight. The memory must stay put for the life
+// of the environment (AddonData keeps the array that holds it). Set once.
+void SetCompletionState(Napi::Env env, int32_t* cells);
 
 // Called once as `env` shuts down: waits for its tasks still on the pool.
 void ShutdownCompletions(Napi::Env env);

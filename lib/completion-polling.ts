@@ -10,6 +10,7 @@
  * session's runs usually take; sessions whose runs take longer than POLL_UP_TO_MS
  * don't poll at all, the wake-up being small next to the run.
  */
+import { performance } from 'node:perf_hooks';
 import type { NativeAddon } from './binding';
 
 /** Runs that usually take longer than this wake the event loop instead. */
@@ -84,11 +85,12 @@ async function tick(): Promise<void> {
 }
 
 /**
- * Called right after a run is queued, with how long the session's runs usually take:
- * the loop polls for twice that (at least 0.1 ms, for runs of unknown length).
+ * Called right after a run is queued at `queuedAt` (performance.now()), with how long the
+ * session's runs usually take: the loop polls for twice that (at least 0.1 ms, for runs
+ * of unknown length).
  */
-export function pollForCompletions(native: NativeAddon, expectedMs: number): void {
-  until = Math.max(until, performance.now() + Math.max(0.1, 2 * expectedMs));
+export function pollForCompletions(native: NativeAddon, expectedMs: number, queuedAt: number): void {
+  until = Math.max(until, queuedAt + Math.max(0.1, 2 * expectedMs));
   if (active) return;
   if (addon !== native) native.setCompletionState(state);
   addon = native;

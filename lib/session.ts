@@ -3,6 +3,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
 import { POLL_ON_ALL_CORES_UP_TO_MS, POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
@@ -221,7 +222,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         },
         call.runOptions,
       );
-      if (this.#runMs <= this.#pollUpToMs) pollForCompletions(native(), this.#runMs);
+      if (this.#runMs <= this.#pollUpToMs) pollForCompletions(native(), this.#runMs, started);
     });
   }
 

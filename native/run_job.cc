@@ -30,8 +30,8 @@ class HeaderReader {
     return static_cast<uint32_t>(index);
   }
 
-  // Element type, rank and dims.
-  int Tensor(SmallVector<int64_t, 8>& dims) {
+  // Element type, rank and dims (appended to `dims`).
+  int Tensor(SmallVector<int64_t, 16>& dims) {
     int type = static_cast<int>(Next());
     double rank = Next();
     if (!(rank >= 0 && rank <= 64)) throw BindingError("INVALID_SHAPE", "bad rank in the run header");
@@ -60,15 +60,15 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
   // Strings are copied here, while the JavaScript strings can be read; TypedArrays are
   // only looked up, and wrapped by Execute.
   auto read = [&](bool output, uint32_t position, HeaderReader& reader) -> ValuePtr {
-    Borrowed tensor{output, position, 0, {}, {}};
-    tensor.elementType = reader.Tensor(tensor.dims);
-    if (output && tensor.elementType == 0) return ValuePtr();
+    uint32_t dimsAt = static_cast<uint32_t>(borrowedDims_.size());
+    int elementType = reader.Tensor(borrowedDims_);
+    uint32_t rank = static_cast<uint32_t>(borrowedDims_.size()) - dimsAt;
+    if (output && elementType == 0) return ValuePtr();
     Napi::Value value = nextData();
-    if (tensor.elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
-      return TensorFromJs(env, tensor.elementType, tensor.dims.data(), tensor.dims.size(), value);
+    if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+      return TensorFromJs(env, elementType, borrowedDims_.data() + dimsAt, rank, value);
     }
-    tensor.memory = ReadTypedArray(env, value);
-    borrowed_.push_back(std::move(tensor));
+    borrowed_.push_back({output, position, elementType, dimsAt, rank, ReadTypedArray(env, value)});
     return ValuePtr();
   };
 
@@ -94,7 +94,7 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
 void RunJob::Execute() {
   for (size_t i = 0; i < borrowed_.size(); ++i) {
     const Borrowed& b = borrowed_[i];
-    ValuePtr value = WrapMemory(b.elementType, b.dims.data(), b.dims.size(), b.memory);
+    ValuePtr value = WrapMemory(b.elementType, borrowedDims_.data() + b.dimsAt, b.rank, b.memory);
     if (b.output) {
       outputs_[b.position] = value.get();
       outputOwners_[b.position] = std::move(value);

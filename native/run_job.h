@@ -48,12 +48,14 @@ class RunJob {
   Napi::Value Results(Napi::Env env, OutputMemory memory);  // JavaScript thread, after Execute
 
  private:
-  // A TypedArray that Execute wraps as input or caller-provided output `position`.
+  // A TypedArray that Execute wraps as input or caller-provided output `position`, of
+  // shape borrowedDims_[dimsAt, dimsAt + rank).
   struct Borrowed {
     bool output;
     uint32_t position;
     int elementType;
-    SmallVector<int64_t, 8> dims;
+    uint32_t dimsAt;
+    uint32_t rank;
     TypedArrayMemory memory;
   };
 
@@ -61,6 +63,7 @@ class RunJob {
   std::shared_ptr<OrtRunOptions> runOptions_;
   const std::vector<size_t>* elementSizes_;  // AddonData's, which outlives the job
   SmallVector<Borrowed, 4> borrowed_;
+  SmallVector<int64_t, 16> borrowedDims_;
   SmallVector<const char*, 4> inputNames_;
   SmallVector<ValuePtr, 4> inputOwners_;
   SmallVector<const OrtValue*, 4> inputs_;

@@ -7,7 +7,9 @@
  * Each round measures every contender, the floor included, one after another, so that
  * the machine's slow and fast spells hit them alike; the table gives medians over the
  * rounds of each task's median per-call time (tinybench), and the ratios and the
- * runSync-to-floor difference are taken within each round first.
+ * runSync-to-floor difference are taken within each round first. In each round the
+ * floor is measured just before and just after runSync(), which is compared with their
+ * mean.
  *
  * Usage: npm run bench [-- --rounds N --time MS]
  */
@@ -27,7 +29,9 @@ const option = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const ROUNDS = option('rounds', 5);
+// Nine short rounds rather than a few long ones: this machine's speed drifts in spells
+// of seconds, and the median of more rounds is steadier.
+const ROUNDS = option('rounds', 9);
 const TIME_MS = option('time', 400);
 
 
@@ -42,9 +46,9 @@ function floorBinary(): string {
   return binary;
 }
 
-/** One run of the C floor program: median µs per call. */
+/** One run of the C floor program (50 batches of 2000 calls): median µs per call. */
 function cFloorUs(binary: string, runtime: string, model: string): number {
-  const out = execFileSync(binary, [runtime, model, '100', '2000'], { encoding: 'utf8' });
+  const out = execFileSync(binary, [runtime, model, '50', '2000'], { encoding: 'utf8' });
   return (JSON.parse(out) as { medianNsPerCall: number }).medianNsPerCall / 1000;
 }
 
@@ -55,6 +59,16 @@ interface Case {
   /** Intra-op threads for every contender; the C floor uses 1. */
   threads?: number;
   floor?: () => number;
+}
+
+/** Times each task with tinybench, one after another; adds their median µs per call to `result`. */
+async function timeTasks(result: Record<string, number>, tasks: Record<string, () => unknown>): Promise<void> {
+  const bench = new Bench({ time: TIME_MS, warmupTime: 50, subtractTimerOverhead: true });
+  for (const [name, task] of Object.entries(tasks)) bench.add(name, task as () => void);
+  await bench.run();
+  for (const task of bench.tasks) {
+    if (task.result && 'latency' in task.result) result[task.name] = task.result.latency.p50 * 1000;
+  }
 }
 
 async function measure(c: Case): Promise<Record<string, number>[]> {
@@ -70,23 +84,17 @@ async function measure(c: Case): Promise<Record<string, number>[]> {
 
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: TIME_MS, warmupTime: 50, subtractTimerOverhead: true });
-    bench
-      .add(RUN_SYNC, () => {
-        ours.runSync(feeds);
-      })
-      .add(RUN, async () => {
-        await ours.run(feeds);
-      })
-      .add(PEER, async () => {
-        await peer.run(peerFeeds);
-      });
     const result: Record<string, number> = {};
-    if (c.floor) result[FLOOR] = c.floor();
-    await bench.run();
-    for (const task of bench.tasks) {
-      if (task.result && 'latency' in task.result) result[task.name] = task.result.latency.p50 * 1000;
-    }
+    // The floor is measured just before and just after runSync(), and their mean taken:
+    // the machine's speed drifts over seconds, and a drift between two measurements
+    // would otherwise show up as the binding's overhead (or hide it).
+    const floorBefore = c.floor?.();
+    await timeTasks(result, { [RUN_SYNC]: () => void ours.runSync(feeds) });
+    if (c.floor) result[FLOOR] = (floorBefore! + c.floor()) / 2;
+    await timeTasks(result, {
+      [RUN]: async () => void (await ours.run(feeds)),
+      [PEER]: async () => void (await peer.run(peerFeeds)),
+    });
     rounds.push(result);
   }
   ours.release();

@@ -6,9 +6,9 @@
  * a small model's whole inference. So for a short window after each run starts, the
  * event loop polls instead of sleeping: it takes finished runs in `setImmediate`
  * turns, with I/O still served between them, and within a turn keeps taking the
- * results of runs that callers queue from their continuations. The window is a little longer than the
- * session's runs usually take; sessions whose runs take longer than POLL_UP_TO_MS
- * don't poll at all, the wake-up being small next to the run.
+ * results of runs that callers queue from their continuations. The window is a little
+ * longer than the session's runs usually take; sessions whose runs take longer than
+ * POLL_UP_TO_MS don't poll at all, the wake-up being small next to the run.
  */
 import { performance } from 'node:perf_hooks';
 import type { NativeAddon } from './binding';

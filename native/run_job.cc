@@ -63,6 +63,7 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
     uint32_t dimsAt = static_cast<uint32_t>(borrowedDims_.size());
     int elementType = reader.Tensor(borrowedDims_);
     uint32_t rank = static_cast<uint32_t>(borrowedDims_.size()) - dimsAt;
+    if (output) providedByCaller_.push_back(elementType != 0);
     if (output && elementType == 0) return ValuePtr();
     Napi::Value value = nextData();
     if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
@@ -84,9 +85,7 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
   for (uint32_t i = 0; i < outputCount; ++i) {
     uint32_t index = reader.Index(core_->outputNames.size(), "INVALID_OUTPUT_NAME", "output");
     outputNames_.push_back(core_->outputNames[index]);
-    size_t wrapped = borrowed_.size();
     outputOwners_.push_back(read(true, i, reader));
-    providedByCaller_.push_back(outputOwners_.back() || borrowed_.size() > wrapped);
     outputs_.push_back(outputOwners_.back().get());
   }
 }

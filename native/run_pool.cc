@@ -49,15 +49,14 @@ class CompletionQueue {
     // The finished flag is written from pool threads and read by JavaScript's
     // Atomics.load: an int32_t, used through std::atomic (C++17 has no atomic_ref).
     static_assert(sizeof(std::atomic<int32_t>) == sizeof(int32_t) && std::atomic<int32_t>::is_always_lock_free);
-    inFlightCell_ = &cells[1];
-    *inFlightCell_ = static_cast<int32_t>(inFlight_);
+    cells[1] = *inFlight_;
+    inFlight_ = &cells[1];
     finishedFlag_.store(reinterpret_cast<std::atomic<int32_t>*>(&cells[0]));
   }
 
   // JavaScript thread.
   void Started() {
-    if (inFlight_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
-    *inFlightCell_ = static_cast<int32_t>(inFlight_);
+    if ((*inFlight_)++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
     ++onPool_;
   }
 
@@ -84,7 +83,7 @@ class CompletionQueue {
   // flight.
   size_t DrainNow(napi_env env) {
     Drain(env, nullptr, this, nullptr);
-    return inFlight_;
+    return static_cast<size_t>(*inFlight_);
   }
 
   // JavaScript thread. Turning polling off drains once more, so that a task finished
@@ -127,19 +126,17 @@ class CompletionQueue {
         napi_fatal_exception(env, e.Value());
       }
       task.reset();
-      if (--self->inFlight_ == 0) napi_unref_threadsafe_function(env, self->tsfn_);
-      *self->inFlightCell_ = static_cast<int32_t>(self->inFlight_);
+      if (--*self->inFlight_ == 0) napi_unref_threadsafe_function(env, self->tsfn_);
     }
   }
 
   napi_env env_;
   napi_threadsafe_function tsfn_ = nullptr;
-  size_t inFlight_ = 0;  // JavaScript thread only: queued and not yet completed
   // lib/'s cells (WatchFrom), or these until it sets them.
   std::atomic<int32_t> ownFinishedFlag_{0};
-  int32_t ownInFlightCell_ = 0;
+  int32_t ownInFlight_ = 0;
   std::atomic<std::atomic<int32_t>*> finishedFlag_{&ownFinishedFlag_};
-  int32_t* inFlightCell_ = &ownInFlightCell_;  // JavaScript thread only
+  int32_t* inFlight_ = &ownInFlight_;  // JavaScript thread only: queued and not yet completed
   std::atomic<size_t> onPool_{0};              // queued and not yet executed
   std::atomic<PoolTask*> done_{nullptr};       // finished, newest first
   std::atomic<bool> polling_{false};

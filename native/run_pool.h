@@ -16,6 +16,8 @@
 
 namespace onnx_native {
 
+// Where an environment's finished tasks wait for its JavaScript thread (run_pool.cc).
+// One per environment (main thread or worker), owned by its AddonData.
 class CompletionQueue;
 
 // One unit of work: Execute() runs on a pool thread and must not touch JavaScript;
@@ -69,10 +71,6 @@ class CallbackTask : public PoolTask {
   Napi::FunctionReference callback_;
   std::optional<BindingError> failure_;
 };
-
-// CompletionQueue (run_pool.cc) is where an environment's finished tasks wait for its
-// JavaScript thread. One per environment (main thread or worker), owned by its
-// AddonData.
 
 // Completes, on the JavaScript thread, every task of `env` that has finished; returns
 // how many are still in flight. lib/ calls it from setImmediate while runs are young:

@@ -91,6 +91,16 @@ interface Request {
   priority: number;
   arrived: number;
   settled: boolean;
+  /** Whether it has a timeout or a signal: whether it may be dropped while it runs. */
+  droppable: boolean;
+  /**
+   * Set while the session runs the request's own feeds (alone in its batch, or retried
+   * alone): dropping it then stops that run, and the request settles once ONNX Runtime
+   * has stopped reading the caller's arrays.
+   */
+  stop?: AbortController;
+  /** Why it was dropped while its run could not be left yet. */
+  dropped?: OrtError;
   resolve(results: Record<string, AnyTensor>): void;
   reject(error: unknown): void;
   cleanup(): void;
@@ -313,6 +323,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
       priority: options.priority ?? 0,
       arrived: performance.now(),
       settled: false,
+      droppable: options.signal !== undefined || (options.timeoutMs ?? this.#timeoutMs) !== undefined,
       resolve,
       reject,
       cleanup: () => undefined,
@@ -350,11 +361,30 @@ export class BatchedSession<S extends Signature = AnySignature> {
     this.#queue.splice(low, 0, request);
   }
 
-  /** Takes a request out, wherever it is: out of the queue, or out of its running batch's results. */
+  /**
+   * Takes a request out, wherever it is: out of the queue, out of its running batch's
+   * results (the batch reads copies of its feeds), or, when the session is reading its own
+   * feeds, out of that run once it has stopped.
+   */
   #drop(request: Request, error: OrtError): void {
+    if (request.stop) {
+      request.dropped = error;
+      request.stop.abort();
+      return;
+    }
     const at = this.#queue.indexOf(request);
     if (at !== -1) this.#queue.splice(at, 1);
     this.#settle(request, error);
+  }
+
+  /** Runs a request's own feeds, stoppable by #drop. */
+  async #runAlone(request: Request): Promise<Record<string, AnyTensor>> {
+    request.stop = request.droppable ? new AbortController() : undefined;
+    try {
+      return (await this.session.run(request.feeds as Feeds<S>, request.stop && { signal: request.stop.signal })) as Record<string, AnyTensor>;
+    } finally {
+      request.stop = undefined;
+    }
   }
 
   #settle(request: Request, outcome: OrtError | Record<string, AnyTensor>): void {
@@ -440,7 +470,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
       if (batch.length === 1) {
         // Alone, a request is its own batch: its feeds run as they are, and every output
         // is its own (nothing was padded), so nothing is gathered or copied.
-        this.#complete(batch[0], (await this.session.run(batch[0].feeds as Feeds<S>)) as Record<string, AnyTensor>);
+        this.#complete(batch[0], await this.#runAlone(batch[0]));
         return;
       }
       const feeds = this.#gather(batch, rows, buffers);
@@ -457,10 +487,11 @@ export class BatchedSession<S extends Signature = AnySignature> {
       } else {
         // Which request broke the batch? Run each alone, so only that one fails.
         this.#stats.retriedBatches++;
+        // (Not those already dropped: they were told their feeds are theirs again.)
         await Promise.all(
-          batch.map((r) =>
-            this.session.run(r.feeds as Feeds<S>).then(
-              (own) => this.#complete(r, own as Record<string, AnyTensor>),
+          batch.filter((r) => !r.settled).map((r) =>
+            this.#runAlone(r).then(
+              (own) => this.#complete(r, own),
               (error: unknown) => this.#fail(r, error),
             ),
           ),
@@ -475,12 +506,14 @@ export class BatchedSession<S extends Signature = AnySignature> {
 
   #complete(request: Request, results: Record<string, AnyTensor>): void {
     if (request.settled) return;
+    if (request.dropped) return this.#settle(request, request.dropped);
     this.#stats.completed++;
     this.#settle(request, results);
   }
 
   #fail(request: Request, error: unknown): void {
     if (request.settled) return;
+    if (request.dropped) return this.#settle(request, request.dropped);
     this.#stats.failed++;
     this.#settle(request, isOrtError(error) ? error : new OrtError(String(error), 'FAIL'));
   }
@@ -494,7 +527,8 @@ export class BatchedSession<S extends Signature = AnySignature> {
     for (const plan of this.#inputs) {
       const first = batch[0].feeds[plan.name];
       if (plan.axis === null) {
-        feeds[plan.name] = first;
+        // Copied too (it is small): the first request may be dropped while the batch runs.
+        feeds[plan.name] = { type: first.type, dims: first.dims, data: first.data.slice() } as Tensor;
         continue;
       }
       const axis = plan.axis;

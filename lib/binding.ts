@@ -3,6 +3,7 @@
  * and describes what it exports. Nothing here is public API.
  */
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { elementSizes } from './dtypes';
 import { OrtError } from './errors';
 
@@ -33,7 +34,8 @@ export interface NativeModelInfo {
 }
 
 export interface NativeRunOptions {
-  terminate(): void;
+  /** Stops the run; true when it had not started, and now never will (native/run_options.h). */
+  terminate(): boolean;
 }
 
 /** See native/run_job.h for the header layout and the results. */
@@ -77,6 +79,8 @@ export interface NativeSessionOptions {
   configEntries: [string, string][];
   /** [ONNX Runtime's provider name, its options, optional] in order of preference; the CPU provider is implied. */
   executionProviders: [string, [string, string][], boolean][];
+  /** The addon's CUDA streams the providers run on: the session keeps them until it is gone. */
+  streams: unknown[];
 }
 
 export interface NativeAddon {
@@ -93,6 +97,7 @@ export interface NativeAddon {
   CudaStream: new (deviceId: number) => { handle: bigint; synchronize(): void; release(): void };
   setCompletionPolling(polling: boolean): void;
   setCompletionState(cells: Int32Array): void;
+  stopRunsForExit(status: number): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;
   attachSession(handle: number): { session: NativeSession; info: NativeModelInfo };
@@ -134,6 +139,8 @@ export function native(): NativeAddon {
     );
   }
   loaded.configure(OrtError, elementSizes);
+  // Runs in flight stop before exit() tears ONNX Runtime down (native/run_pool.h).
+  if (isMainThread) process.on('exit', (status) => loaded.stopRunsForExit(status));
   addon = loaded;
   return loaded;
 }

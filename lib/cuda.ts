@@ -138,9 +138,14 @@ export class CudaStream {
     this.#native = new (native().CudaStream)(deviceId);
   }
 
-  /** The `cudaStream_t`, as a number. */
+  /** The `cudaStream_t`, as a number (0n once released). */
   get handle(): bigint {
     return this.#native.handle;
+  }
+
+  /** @internal The addon's stream, which sessions created on it hold. */
+  get native(): unknown {
+    return this.#native;
   }
 
   /** Waits until everything queued on the stream has finished. */
@@ -148,7 +153,11 @@ export class CudaStream {
     this.#native.synchronize();
   }
 
-  /** Destroys the stream. */
+  /**
+   * Releases the stream: it is destroyed once no session created on it (with this object
+   * as a provider's `stream` option) is left. A stream given to a session as a bare
+   * handle is the caller's to keep alive.
+   */
   release(): void {
     this.#native.release();
   }

@@ -9,7 +9,7 @@ import { readOutput } from './output-meta';
 import { nativeRunOptions } from './run-options';
 import type { Slot } from './session';
 import type { AnySignature, Results, Signature } from './signature';
-import { type AnyTensor, type Tensor, type TensorLike, elementCount } from './tensor';
+import { type AnyTensor, type CheckedTensor, type Tensor, type TensorLike, typedArrayByteLength } from './tensor';
 import { DeviceTensor, type NativeDeviceTensor, cudaStatus } from './cuda';
 
 /** Throws CUDA_UNAVAILABLE, saying why, unless CUDA is usable here. */
@@ -22,9 +22,27 @@ function cudaUsable(): void {
 export interface BindingContext {
   input(name: string): Slot;
   output(name: string): Slot;
-  /** Checks `t` against `slot`; `shapeOnly` for device tensors, whose data is not here. */
-  check(t: unknown, slot: Slot, role: 'input' | 'output', shapeOnly?: boolean): void;
+  /** Checks `t` against `slot`, and returns it as checked. */
+  check(t: unknown, slot: Slot, role: 'input' | 'output'): CheckedTensor;
+  /** Checks a device tensor's type and dims against `slot` (its data is not here). */
+  checkDevice(type: string, dims: readonly number[], slot: Slot, role: 'input' | 'output'): void;
   inputNames: readonly string[];
+}
+
+/**
+ * A bound tensor as the binding keeps it: the caller's object, and for host memory the
+ * array ONNX Runtime reads or writes in place, with the byte length it had when bound.
+ */
+interface Bound<T> {
+  value: T;
+  array?: ArrayBufferView;
+  bytes?: number;
+}
+
+/** The array of a checked tensor that is read in place, with its byte length; none for strings (copied). */
+function inPlace(t: CheckedTensor): { array?: ArrayBufferView; bytes?: number } {
+  if (Array.isArray(t.data)) return {};
+  return { array: t.data as ArrayBufferView, bytes: typedArrayByteLength.call(t.data) };
 }
 
 /** Options of {@link IoBinding.run}. */
@@ -38,6 +56,19 @@ export interface BindingRunOptions {
 }
 
 /**
+ * Throws INVALID_TENSOR if a bound array has lost its memory: ONNX Runtime holds the
+ * address each array had when it was bound, and one transferred (detached) since has
+ * nothing there any more.
+ */
+function checkStillThere(bound: ReadonlyMap<string, Bound<unknown>>, role: string): void {
+  for (const [name, { array, bytes }] of bound) {
+    if (array !== undefined && typedArrayByteLength.call(array) !== bytes) {
+      throw new OrtError(`${role} '${name}': its array was transferred or detached since it was bound; bind it again`, 'INVALID_TENSOR');
+    }
+  }
+}
+
+/**
  * Inputs and outputs bound to memory once, for many runs. Made by
  * {@link Session.createBinding}. Bound arrays are read and written in place: do not
  * change an input's array while a run is in flight.
@@ -48,9 +79,9 @@ export class IoBinding<S extends Signature = AnySignature> {
   #native: NativeIoBinding | undefined;
   readonly #context: BindingContext;
   /** Bound inputs by name, kept referenced while bound. */
-  readonly #inputs = new Map<string, TensorLike | DeviceTensor>();
+  readonly #inputs = new Map<string, Bound<TensorLike | DeviceTensor>>();
   /** Bound outputs by name: the caller's tensor, or null for one ONNX Runtime allocates. */
-  readonly #outputs = new Map<string, Tensor | null>();
+  readonly #outputs = new Map<string, Bound<Tensor | null>>();
   #running = false;
   #ran = false;
 
@@ -70,13 +101,14 @@ export class IoBinding<S extends Signature = AnySignature> {
     const handle = this.#idle();
     const slot = this.#context.input(name);
     if (t instanceof DeviceTensor) {
-      this.#context.check({ type: t.type, dims: t.dims, data: { length: elementCount(t.dims) } }, slot, 'input', true);
+      this.#context.checkDevice(t.type, t.dims, slot, 'input');
       handle.bindInputDevice(slot.index, t.handle);
+      this.#inputs.set(name, { value: t });
     } else {
-      this.#context.check(t, slot, 'input');
-      handle.bindInput(slot.index, (slot.dtype as DTypeInfo).onnx, t.dims, t.data);
+      const checked = this.#context.check(t, slot, 'input');
+      handle.bindInput(slot.index, (slot.dtype as DTypeInfo).onnx, checked.dims, checked.data);
+      this.#inputs.set(name, { value: t, ...inPlace(checked) });
     }
-    this.#inputs.set(name, t);
     return this;
   }
 
@@ -99,11 +131,11 @@ export class IoBinding<S extends Signature = AnySignature> {
         cudaUsable();
         handle.bindOutputToDevice(slot.index, t.deviceId ?? 0);
       }
-      this.#outputs.set(name, null);
+      this.#outputs.set(name, { value: null });
     } else {
-      this.#context.check(t, slot, 'output');
-      handle.bindOutput(slot.index, (slot.dtype as DTypeInfo).onnx, t.dims, t.data);
-      this.#outputs.set(name, t);
+      const checked = this.#context.check(t, slot, 'output');
+      handle.bindOutput(slot.index, (slot.dtype as DTypeInfo).onnx, checked.dims, checked.data);
+      this.#outputs.set(name, { value: t, ...inPlace(checked) });
     }
     return this;
   }
@@ -128,16 +160,17 @@ export class IoBinding<S extends Signature = AnySignature> {
     // The bound arrays must outlive the run even if the binding is released meanwhile.
     const keepAlive = [...this.#inputs.values(), ...this.#outputs.values()];
     return new Promise((resolve, reject) => {
+      // As Session.run: rejects at once only when the run had not started; otherwise
+      // once ONNX Runtime has stopped using the bound arrays.
       const onAbort = () => {
-        runOptions?.terminate();
-        reject(abortError(signal!));
+        if (runOptions!.terminate()) reject(abortError(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       handle.run((error) => {
         void keepAlive;
         this.#running = false;
         signal?.removeEventListener('abort', onAbort);
-        if (signal?.aborted) return;
+        if (signal?.aborted) return reject(abortError(signal));
         if (error) return reject(error);
         this.#ran = true;
         resolve();
@@ -169,7 +202,7 @@ export class IoBinding<S extends Signature = AnySignature> {
     const viewOf = (dtype: DTypeInfo) => new dtype.array!(meta.buffer, meta.byteOffset);
     let at = 1;
     names.forEach((name, i) => {
-      const own = this.#outputs.get(name);
+      const own = this.#outputs.get(name)?.value;
       const onDevice = meta[at + 2 + meta[at + 1]] === -2;
       out[name] = own ? (own as AnyTensor) : onDevice ? new DeviceTensor(values[i] as NativeDeviceTensor) : readOutput(meta, at, values[i], meta[0] * 8, viewOf)!;
       at += 3 + meta[at + 1];
@@ -207,6 +240,8 @@ export class IoBinding<S extends Signature = AnySignature> {
     const missing = this.#context.inputNames.filter((n) => !this.#inputs.has(n));
     if (missing.length) throw new OrtError(`unbound input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`, 'MISSING_INPUT');
     if (this.#outputs.size === 0) throw new OrtError('no output is bound: bindOutput() at least one', 'INVALID_OUTPUT_NAME');
+    checkStillThere(this.#inputs, 'input');
+    checkStillThere(this.#outputs, 'output');
     return handle;
   }
 }

@@ -5,6 +5,7 @@
 import type { NativeSessionOptions } from './binding';
 import { OrtError } from './errors';
 import { checkKeys } from './check-keys';
+import { CudaStream } from './cuda';
 import { type ExecutionProvider, providerConfig, providerSpec } from './providers';
 
 /** ONNX Runtime's log levels, most verbose first. */
@@ -178,5 +179,8 @@ export function toNativeOptions(
     freeDimensionOverrides: record('freeDimensionOverrides', options.freeDimensionOverrides, isInt, 'a non-negative integer'),
     configEntries: record('configEntries', options.configEntries, isString, 'a string'),
     executionProviders: native,
+    // Held by the session, so that neither the collector nor release() destroys a stream
+    // under it.
+    streams: providers.flatMap((p) => (typeof p === 'object' && 'stream' in p && p.stream instanceof CudaStream ? [p.stream.native] : [])),
   };
 }

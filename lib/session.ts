@@ -17,7 +17,17 @@ import { BatchedSession, type BatchingOptions } from './batcher';
 import { IoBinding } from './io-binding';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
-import { type AnyTensor, type Tensor, checkTensor, dtypeOf, label } from './tensor';
+import {
+  type AnyTensor,
+  type CheckedTensor,
+  type Tensor,
+  dtypeOf,
+  label,
+  readTensor,
+  typedArrayBuffer,
+  typedArrayByteLength,
+  typedArrayByteOffset,
+} from './tensor';
 
 /** One input or output of a model. */
 export interface ValueMetadata {
@@ -174,7 +184,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    * Runs the model on a thread of the addon's run pool: the event loop stays free
    * however long inference takes. Several runs may be in flight at once.
    *
-   * Inputs are read in place: do not write to their arrays until the promise settles.
+   * Inputs are read in place: do not write to their arrays, transfer or detach them
+   * until the promise settles (an aborted run settles once ONNX Runtime has stopped).
    *
    * @param feeds - A tensor for every input, by name.
    * @param options - Outputs to compute or write into, an AbortSignal, log settings.
@@ -200,8 +211,10 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       let onAbort: (() => void) | undefined;
       if (signal) {
         onAbort = () => {
-          call.runOptions?.terminate();
-          reject(abortError(signal));
+          // A run that had not started never will: nothing reads the caller's arrays any
+          // more, and the run can reject now. One that had is told to stop, and rejects
+          // when ONNX Runtime has stopped reading them (between two operators).
+          if (call.runOptions!.terminate()) reject(abortError(signal));
         };
         signal.addEventListener('abort', onAbort, { once: true });
       }
@@ -211,7 +224,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
           this.#runMs += (performance.now() - started - this.#runMs) * 0.25;
           if (signal) {
             signal.removeEventListener('abort', onAbort!);
-            if (signal.aborted) return; // already rejected
+            if (signal.aborted) return reject(abortError(signal));
           }
           if (error) return reject(error);
           try {
@@ -284,7 +297,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     return new IoBinding<S>(this.#handle().createBinding(), {
       input: (name) => this.#inputSlot(name),
       output: (name) => this.#outputSlot(name),
-      check: (t, slot, role, shapeOnly) => checkAgainst(t, slot, role, shapeOnly),
+      check: (t, slot, role) => checkAgainst(t, slot, role),
+      checkDevice: (type, dims, slot, role) => checkFits(dtypeOf(type, role, slot.meta.name), dims, slot, role),
       inputNames: this.inputNames,
     });
   }
@@ -366,8 +380,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
     let fed = 0;
     for (const name in feeds) {
       const slot = this.#inputSlot(name);
-      const t = feeds[name] as Tensor;
-      checkAgainst(t, slot, 'input');
+      const t = checkAgainst(feeds[name], slot, 'input');
       header.tensor(slot.index, slot.dtype!.onnx, t.dims);
       data.push(t.data);
       fed++;
@@ -415,9 +428,9 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
       if (t === undefined) {
         header.allocate(slot.index);
       } else {
-        checkAgainst(t, slot, 'output');
-        header.tensor(slot.index, slot.dtype!.onnx, t.dims);
-        data.push(t.data);
+        const checked = checkAgainst(t, slot, 'output');
+        header.tensor(slot.index, slot.dtype!.onnx, checked.dims);
+        data.push(checked.data);
       }
     }
     const runOptions = nativeRunOptions(options);
@@ -460,21 +473,31 @@ interface PreparedRun {
   runOptions: InstanceType<ReturnType<typeof native>['RunOptions']> | undefined;
 }
 
-/** Checks a tensor against a model input or output. */
-function checkAgainst(t: unknown, slot: Slot, role: 'input' | 'output', shapeOnly = false): void {
-  const expected = slot.dtype;
-  const name = slot.meta.name;
-  if (!expected) {
-    throw new OrtError(`${label(role, name)} is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot pass`, 'NOT_IMPLEMENTED');
+/** Checks a tensor against a model input or output; returns it as checked (see readTensor). */
+function checkAgainst(t: unknown, slot: Slot, role: 'input' | 'output'): CheckedTensor {
+  const checked = readTensor(t, role, slot.meta.name, expectedDtype(slot, role));
+  checkFits(checked.dtype, checked.dims, slot, role);
+  return checked;
+}
+
+/** The element type `slot` takes, or NOT_IMPLEMENTED for a value onnx-native cannot pass. */
+function expectedDtype(slot: Slot, role: 'input' | 'output'): DTypeInfo {
+  if (!slot.dtype) {
+    throw new OrtError(`${label(role, slot.meta.name)} is a ${slot.meta.kind} of ${slot.meta.type}, which onnx-native cannot pass`, 'NOT_IMPLEMENTED');
   }
-  const dtype = shapeOnly ? dtypeOf((t as Tensor).type, role, name) : checkTensor(t, role, name, expected);
+  return slot.dtype;
+}
+
+/** Checks a (checked) tensor's element type and dims against the model's `slot`. */
+function checkFits(dtype: DTypeInfo, dims: readonly number[], slot: Slot, role: 'input' | 'output'): void {
+  const expected = expectedDtype(slot, role);
+  const name = slot.meta.name;
   if (dtype !== expected) {
     throw new OrtError(`${label(role, name)} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
   }
   // A model that declares no shape reports rank 0: leave such inputs to ONNX Runtime.
   const want = slot.meta.dims;
   if (want.length === 0) return;
-  const dims = (t as Tensor).dims;
   let fits = dims.length === want.length;
   for (let i = 0; fits && i < want.length; i++) {
     if (typeof want[i] === 'number' && want[i] !== dims[i]) fits = false;
@@ -534,8 +557,8 @@ async function loadSession<S extends Signature>(model: string | Uint8Array, opti
     what = model;
   } else if (model instanceof Uint8Array) {
     if (model.byteLength === 0) throw new OrtError('the model buffer is empty', 'MODEL_LOAD_FAILED');
-    source = model;
     what = `a ${model.byteLength}-byte buffer`;
+    source = await ownCopy(model);
   } else {
     throw new OrtError(`model must be a file path or a Uint8Array, got ${typeof model}`, 'INVALID_ARGUMENT');
   }
@@ -558,6 +581,36 @@ async function loadSession<S extends Signature>(model: string | Uint8Array, opti
   }
 }
 
+/** How much of a model's bytes ownCopy() copies per turn of the event loop (a few ms). */
+const COPY_CHUNK_BYTES = 16 << 20;
+
+/**
+ * A copy of a model's bytes that only the load reads. ONNX Runtime reads them on another
+ * thread, for as long as loading takes, and N-API cannot pin a caller's buffer: one
+ * transferred (or detached) meanwhile would be freed under it. Copied a chunk per turn,
+ * so that a large model does not hold up the event loop; a buffer detached or shrunk
+ * between two chunks is refused. A SharedArrayBuffer cannot be detached or shrink, and is
+ * read where it is.
+ */
+async function ownCopy(bytes: Uint8Array): Promise<Uint8Array> {
+  const buffer = typedArrayBuffer.call(bytes);
+  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) return bytes;
+  const offset = typedArrayByteOffset.call(bytes);
+  const length = typedArrayByteLength.call(bytes);
+  const copy = new Uint8Array(length);
+  for (let at = 0; at < length; at += COPY_CHUNK_BYTES) {
+    if (at > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (typedArrayByteLength.call(bytes) !== length) {
+        throw new OrtError('the model buffer was detached or resized while it was being read', 'INVALID_ARGUMENT');
+      }
+    }
+    const end = Math.min(length, at + COPY_CHUNK_BYTES);
+    copy.set(new Uint8Array(buffer, offset + at, end - at), at);
+  }
+  return copy;
+}
+
 /**
  * Attaches to a session that another thread of this process shared with
  * {@link Session.share}: the same loaded model, run from this thread.
@@ -575,6 +628,9 @@ async function loadSession<S extends Signature>(model: string | Uint8Array, opti
  * ```
  */
 export function attachSession<S extends Signature = AnySignature>(handle: number): Session<S> {
+  if (!Number.isSafeInteger(handle) || handle < 1) {
+    throw new OrtError(`attachSession takes the number share() returned, got ${String(handle)}`, 'INVALID_ARGUMENT');
+  }
   const { session, info } = native().attachSession(handle);
   return new Session<S>(session, info);
 }

@@ -2,7 +2,7 @@
  * Tensors: `{ type, dims, data }` with `data` the natural array of `type`. Any object of
  * that shape is accepted as an input, including onnxruntime-common's `Tensor`.
  */
-import { type DTypeInfo, type ElementType, type TensorDataMap, describeData, dtypeByName, elementTypes } from './dtypes';
+import { type DTypeInfo, type ElementType, type TensorData, type TensorDataMap, describeData, dtypeByName, elementTypes } from './dtypes';
 import { OrtError } from './errors';
 
 /**
@@ -106,56 +106,111 @@ export function elementCount(dims: readonly number[]): number {
   return n;
 }
 
-/** @internal The element count of `dims`, or INVALID_SHAPE unless they are non-negative integers. */
-export function shapeCount(dims: unknown, role: string, name?: string): number {
+/**
+ * @internal A copy of `dims`, or INVALID_SHAPE unless they are non-negative integers:
+ * what was checked is what is used, whatever a getter or a Proxy would answer next time.
+ */
+export function readDims(dims: unknown, role: string, name?: string): number[] {
   if (!Array.isArray(dims)) {
     throw new OrtError(`${label(role, name)}: dims must be an array of integers, got ${describeData(dims)}`, 'INVALID_SHAPE');
   }
-  let count = 1;
-  for (const d of dims) {
-    if (!Number.isSafeInteger(d) || d < 0) {
+  const copy = new Array<number>(dims.length);
+  for (let i = 0; i < copy.length; i++) {
+    const d: unknown = dims[i];
+    if (!Number.isSafeInteger(d) || (d as number) < 0) {
       throw new OrtError(`${label(role, name)}: dims must be non-negative integers, got [${dims.join(', ')}]`, 'INVALID_SHAPE');
     }
-    count *= d;
+    copy[i] = d as number;
   }
-  return count;
+  return copy;
 }
 
+/** @internal The element count of `dims`, or INVALID_SHAPE unless they are non-negative integers. */
+export function shapeCount(dims: unknown, role: string, name?: string): number {
+  return elementCount(readDims(dims, role, name));
+}
+
+/** @internal A tensor as {@link readTensor} checked it. */
+export interface CheckedTensor {
+  readonly dtype: DTypeInfo;
+  /** A copy of the tensor's dims. */
+  readonly dims: readonly number[];
+  readonly data: TensorData | string[];
+}
+
+// TypedArray and ArrayBuffer internals, read through the built-in getters: a subclass can
+// override `length` or `buffer`, and the addon reads the real memory.
+const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
+const builtInGetter = <T>(name: string) => Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get as (this: unknown) => T;
+const typedArrayLength = builtInGetter<number>('length');
+/** @internal A TypedArray's real buffer, byte offset and byte length, whatever a subclass says. */
+export const typedArrayBuffer = builtInGetter<ArrayBufferLike>('buffer');
+/** @internal */
+export const typedArrayByteOffset = builtInGetter<number>('byteOffset');
+/** @internal */
+export const typedArrayByteLength = builtInGetter<number>('byteLength');
+const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get as ((this: ArrayBuffer) => boolean) | undefined;
+
 /**
- * @internal Checks a tensor-like value's shape and returns its dtype. `role` and `name`
- * name it in messages (built only when there is something to say: this runs per call).
+ * @internal Checks a tensor-like value and returns what it checked. Each field is read
+ * once and the dims are copied, so that what reaches the native layer is what was
+ * checked. `role` and `name` name it in messages (built only when there is something to
+ * say: this runs per call).
  */
-export function checkTensor(value: unknown, role: string, name?: string, expected?: DTypeInfo): DTypeInfo {
+export function readTensor(value: unknown, role: string, name?: string, expected?: DTypeInfo): CheckedTensor {
   if (typeof value !== 'object' || value === null) {
     throw new OrtError(`${label(role, name)} must be a tensor { type, dims, data }, got ${describeData(value)}`, 'INVALID_TENSOR');
   }
   const t = value as TensorLike;
-  // The expected type is the common case, and needs no lookup.
-  const dtype = expected !== undefined && t.type === expected.name ? expected : dtypeOf(t.type, role, name);
+  const type = t.type;
   const data = t.data;
+  const rawDims = t.dims;
+  // The expected type is the common case, and needs no lookup.
+  const dtype = expected !== undefined && type === expected.name ? expected : dtypeOf(type, role, name);
+  let length: number;
   if (dtype.array === null) {
-    if (!Array.isArray(data) || !data.every((s) => typeof s === 'string')) {
+    if (!Array.isArray(data)) {
       throw new OrtError(`${label(role, name)}: string data must be an array of strings, got ${describeData(data)}`, 'INVALID_DTYPE');
     }
-    // ONNX Runtime takes strings as C strings: a NUL would silently cut one short.
-    const cut = data.findIndex((s: string) => s.includes('\0'));
-    if (cut !== -1) {
-      throw new OrtError(`${label(role, name)}: string ${cut} contains U+0000, which ONNX Runtime strings cannot hold`, 'INVALID_TENSOR');
+    length = data.length;
+    // Index by index, holes included (every() and findIndex() would skip or trip on them).
+    for (let i = 0; i < length; i++) {
+      const s: unknown = data[i];
+      if (typeof s !== 'string') {
+        throw new OrtError(`${label(role, name)}: string data must be an array of strings; element ${i} is ${describeData(s)}`, 'INVALID_DTYPE');
+      }
+      // ONNX Runtime takes strings as C strings: a NUL would silently cut one short.
+      if (s.includes('\0')) {
+        throw new OrtError(`${label(role, name)}: string ${i} contains U+0000, which ONNX Runtime strings cannot hold`, 'INVALID_TENSOR');
+      }
     }
-  } else if (!(data instanceof dtype.array) && !(dtype.name === 'float16' && Float16ArrayClass && data instanceof Float16ArrayClass)) {
-    throw new OrtError(
-      `${label(role, name)}: ${dtype.name} data must be a ${dtype.array.name}, got ${describeData(data)}`,
-      'INVALID_DTYPE',
-    );
+  } else {
+    if (!(data instanceof dtype.array) && !(dtype.name === 'float16' && Float16ArrayClass && data instanceof Float16ArrayClass)) {
+      throw new OrtError(
+        `${label(role, name)}: ${dtype.name} data must be a ${dtype.array.name}, got ${describeData(data)}`,
+        'INVALID_DTYPE',
+      );
+    }
+    const buffer = typedArrayBuffer.call(data);
+    // ONNX Runtime reads and writes the memory in place, on another thread: a buffer that
+    // can shrink could be cut from under it. (A growable SharedArrayBuffer never shrinks.)
+    if (arrayBufferResizable !== undefined && buffer instanceof ArrayBuffer && arrayBufferResizable.call(buffer)) {
+      throw new OrtError(
+        `${label(role, name)}: its data is over a resizable ArrayBuffer, which could shrink while ONNX Runtime reads it; use a fixed-length one`,
+        'INVALID_TENSOR',
+      );
+    }
+    length = typedArrayLength.call(data);
   }
-  const dims = t.dims;
-  const count = shapeCount(dims, role, name);
-  const length = (data as { length: number }).length;
+  const dims = readDims(rawDims, role, name);
+  const count = elementCount(dims);
   if (count !== length) {
-    throw new OrtError(
-      `${label(role, name)}: dims [${dims.join(', ')}] hold ${count} elements, but data has ${length}`,
-      'INVALID_SHAPE',
-    );
+    throw new OrtError(`${label(role, name)}: dims [${dims.join(', ')}] hold ${count} elements, but data has ${length}`, 'INVALID_SHAPE');
   }
-  return dtype;
+  return { dtype, dims, data: data as TensorData | string[] };
+}
+
+/** @internal {@link readTensor}'s dtype, for callers that need nothing else. */
+export function checkTensor(value: unknown, role: string, name?: string, expected?: DTypeInfo): DTypeInfo {
+  return readTensor(value, role, name, expected).dtype;
 }

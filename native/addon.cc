@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "run_options.h"
 #include "session.h"
+#include "shared_library.h"
 
 namespace onnx_native {
 
@@ -89,6 +90,9 @@ Napi::Value JS_DrainCompletions(const Napi::CallbackInfo& info) {
 // setCompletionPolling(on); see run_pool.h.
 void JS_SetCompletionPolling(const Napi::CallbackInfo& info) { SetCompletionPolling(info.Env(), info[0].ToBoolean()); }
 
+// stopRunsForExit(status), from process.on('exit'); see run_pool.h.
+void JS_StopRunsForExit(const Napi::CallbackInfo& info) { StopRunsForExit(info[0].ToNumber().Int32Value()); }
+
 // setCompletionState(Int32Array of 2 over an ArrayBuffer of its own), once per
 // environment; see run_pool.h.
 void JS_SetCompletionState(const Napi::CallbackInfo& info) {
@@ -106,6 +110,10 @@ void JS_SetCompletionState(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Once per process: the run pool's threads run this library's code for as long as the
+  // process lives, whichever environments come and go.
+  static const bool pinned = PinLibraryContaining(reinterpret_cast<const void*>(&Init));
+  if (!pinned) throw Napi::Error::New(env, "onnx-native: cannot keep the addon loaded for its run pool's threads");
   // Node deletes the data when this environment (main thread or worker) shuts down.
   env.SetInstanceData(std::make_unique<AddonData>().release());
   AddonData& data = AddonData::Of(env);
@@ -127,8 +135,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("drainCompletions", Napi::Function::New<JS_DrainCompletions>(env, "drainCompletions"));
   exports.Set("setCompletionPolling", Napi::Function::New<JS_SetCompletionPolling>(env, "setCompletionPolling"));
   exports.Set("setCompletionState", Napi::Function::New<JS_SetCompletionState>(env, "setCompletionState"));
+  exports.Set("stopRunsForExit", Napi::Function::New<JS_StopRunsForExit>(env, "stopRunsForExit"));
   exports.Set("RunOptions", runOptions);
-  exports.Set("CudaStream", NativeCudaStream::Define(env));
+  Napi::Function cudaStream = NativeCudaStream::Define(env);
+  data.cudaStreamClass = Napi::Persistent(cudaStream);
+  exports.Set("CudaStream", cudaStream);
   exports.Set("uploadToDevice", Napi::Function::New<UploadToDevice>(env, "uploadToDevice"));
   exports.Set("allocatePinned", Napi::Function::New<AllocatePinned>(env, "allocatePinned"));
   exports.Set("cudaStatus", Napi::Function::New<CudaStatus>(env, "cudaStatus"));

@@ -22,6 +22,7 @@ struct AddonData {
   Napi::FunctionReference runOptionsClass;
   Napi::FunctionReference ioBindingClass;     // native/io_binding.h
   Napi::FunctionReference deviceTensorClass;  // native/device_tensor.h
+  Napi::FunctionReference cudaStreamClass;    // native/device_tensor.h
   // Bytes per element, indexed by ONNX element type; 0 where JavaScript has no
   // natural array for the type. Comes from lib/dtypes.ts, the one dtype table.
   std::vector<size_t> elementSizes;

@@ -153,16 +153,14 @@ Napi::Value UploadToDevice(const Napi::CallbackInfo& info) {
     Napi::Array dimsArray = info[1].As<Napi::Array>();
     std::vector<int64_t> dims(dimsArray.Length());
     for (uint32_t d = 0; d < dims.size(); ++d) dims[d] = dimsArray.Get(d).ToNumber().Int64Value();
-    if (!info[2].IsTypedArray()) throw BindingError("INVALID_DTYPE", "upload takes a TypedArray");
-    Napi::TypedArray data = info[2].As<Napi::TypedArray>();
+    TypedArrayMemory host = ReadTensorMemory(env, type, dims.data(), dims.size(), info[2]);
     int deviceId = info[3].ToNumber().Int32Value();
-    size_t bytes = data.ByteLength();
-    const void* host = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+    size_t bytes = host.bytes;
 
     auto state = std::make_shared<NativeDeviceTensor::State>();
     cuda.Check(cuda.SetDevice(deviceId), "cudaSetDevice");
     cuda.Check(cuda.Malloc(&state->ownMemory, bytes > 0 ? bytes : 1), "cudaMalloc");
-    cuda.Check(cuda.Memcpy(state->ownMemory, host, bytes, CudaRuntime::kHostToDevice), "cudaMemcpy to the device");
+    cuda.Check(cuda.Memcpy(state->ownMemory, host.data, bytes, CudaRuntime::kHostToDevice), "cudaMemcpy to the device");
     MemoryInfoPtr memory = CudaMemoryInfo(deviceId);
     OrtValue* value = nullptr;
     Check(Api().CreateTensorWithDataAsOrtValue(memory.get(), state->ownMemory, bytes, dims.data(), dims.size(),
@@ -189,6 +187,10 @@ Napi::Value AllocatePinned(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaStatus(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), CudaUnavailableReason()); }
 
+CudaStreamState::~CudaStreamState() {
+  if (stream != nullptr) Cuda().StreamDestroy(stream);
+}
+
 Napi::Function NativeCudaStream::Define(Napi::Env env) {
   return DefineClass(env, "CudaStream",
                      {
@@ -201,30 +203,39 @@ Napi::Function NativeCudaStream::Define(Napi::Env env) {
 NativeCudaStream::NativeCudaStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCudaStream>(info) {
   Guard(info.Env(), [&] {
     const CudaRuntime& cuda = Cuda();
-    deviceId_ = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-    cuda.Check(cuda.SetDevice(deviceId_), "cudaSetDevice");
-    cuda.Check(cuda.StreamCreateWithFlags(&stream_, CudaRuntime::kStreamNonBlocking), "cudaStreamCreateWithFlags");
+    int deviceId = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+    cuda.Check(cuda.SetDevice(deviceId), "cudaSetDevice");
+    auto state = std::make_shared<CudaStreamState>();
+    cuda.Check(cuda.StreamCreateWithFlags(&state->stream, CudaRuntime::kStreamNonBlocking), "cudaStreamCreateWithFlags");
+    state_ = std::move(state);
   });
 }
 
-NativeCudaStream::~NativeCudaStream() {
-  if (stream_ != nullptr) Cuda().StreamDestroy(stream_);
+std::shared_ptr<CudaStreamState> NativeCudaStream::StreamOf(Napi::Value object) {
+  Napi::Env env = object.Env();
+  if (!object.IsObject() || !object.As<Napi::Object>().InstanceOf(AddonData::Of(env).cudaStreamClass.Value())) {
+    throw BindingError("INVALID_OPTION", "not a CudaStream");
+  }
+  NativeCudaStream* stream = Unwrap(object.As<Napi::Object>());
+  if (!stream->state_) throw BindingError("SESSION_RELEASED", "the CUDA stream has been released");
+  return stream->state_;
 }
 
 Napi::Value NativeCudaStream::JS_Handle(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(stream_)));
+  void* stream = state_ ? state_->stream : nullptr;
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(stream)));
 }
 
 void NativeCudaStream::JS_Synchronize(const Napi::CallbackInfo& info) {
   Guard(info.Env(), [&] {
-    if (stream_ == nullptr) throw BindingError("SESSION_RELEASED", "the stream has been released");
-    Cuda().Check(Cuda().StreamSynchronize(stream_), "cudaStreamSynchronize");
+    if (!state_) throw BindingError("SESSION_RELEASED", "the stream has been released");
+    Cuda().Check(Cuda().StreamSynchronize(state_->stream), "cudaStreamSynchronize");
   });
 }
 
 void NativeCudaStream::JS_Release(const Napi::CallbackInfo&) {
-  if (stream_ != nullptr) Cuda().StreamDestroy(stream_);
-  stream_ = nullptr;
+  // Sessions created on the stream hold it too: it is destroyed after the last of them.
+  state_.reset();
 }
 
 }  // namespace onnx_native

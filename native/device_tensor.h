@@ -70,21 +70,32 @@ Napi::Value AllocatePinned(const Napi::CallbackInfo& info);
 // JavaScript: cudaStatus() => "" when CUDA is usable, else why not.
 Napi::Value CudaStatus(const Napi::CallbackInfo& info);
 
-// A CUDA stream. JavaScript: new CudaStream(deviceId); handle (bigint); synchronize();
-// release(). Sessions take it as a provider option, by handle.
+// A CUDA stream, destroyed with its last holder: the JavaScript object, and every session
+// created to run on it (SessionCore::keepAlive), so that neither the garbage collector nor
+// release() destroys it under a session.
+struct CudaStreamState {
+  ~CudaStreamState();
+  void* stream = nullptr;
+};
+
+// A CUDA stream. JavaScript: new CudaStream(deviceId); handle (bigint, 0n once released);
+// synchronize(); release(). Sessions take it as a provider option, by handle, and
+// createSession keeps the stream of each CudaStream it was given (StreamOf).
 class NativeCudaStream : public Napi::ObjectWrap<NativeCudaStream> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit NativeCudaStream(const Napi::CallbackInfo& info);
-  ~NativeCudaStream() override;
+
+  // The stream of a JavaScript CudaStream; throws INVALID_OPTION for anything else, and
+  // SESSION_RELEASED for a released one.
+  static std::shared_ptr<CudaStreamState> StreamOf(Napi::Value object);
 
  private:
   Napi::Value JS_Handle(const Napi::CallbackInfo& info);
   void JS_Synchronize(const Napi::CallbackInfo& info);
   void JS_Release(const Napi::CallbackInfo& info);
 
-  void* stream_ = nullptr;
-  int deviceId_ = 0;
+  std::shared_ptr<CudaStreamState> state_;  // null once released
 };
 
 }  // namespace onnx_native

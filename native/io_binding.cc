@@ -31,24 +31,32 @@ ValuePtr TensorFromArgs(const Napi::CallbackInfo& info) {
   return TensorFromJs(info.Env(), info[1].ToNumber().Int32Value(), dims.data(), dims.size(), info[3]);
 }
 
+// RunWithBinding with `control`, or the calling thread's when null; throws ABORTED
+// without running when the run was cancelled first. Any thread.
+void RunBinding(const SessionCore& core, OrtIoBinding* binding, RunControl* control) {
+  RunControl& use = control != nullptr ? *control : ThreadRunControl();
+  if (!use.Start()) throw BindingError("ABORTED", "the run was cancelled before it started");
+  Check(Api().RunWithBinding(core.session.get(), use.options(), binding));
+}
+
 // RunWithBinding on the pool; calls back (error) on the JavaScript thread.
 class BindingRunTask : public CallbackTask {
  public:
   BindingRunTask(std::shared_ptr<SessionCore> core, std::shared_ptr<void> keepBinding, OrtIoBinding* binding,
-                 std::shared_ptr<OrtRunOptions> runOptions, Napi::Function callback)
+                 std::shared_ptr<RunControl> control, Napi::Function callback)
       : CallbackTask(callback),
         core_(std::move(core)),
         keepBinding_(std::move(keepBinding)),
         binding_(binding),
-        runOptions_(std::move(runOptions)) {}
+        control_(std::move(control)) {}
 
  private:
-  void Run() override { Check(Api().RunWithBinding(core_->session.get(), runOptions_.get(), binding_)); }
+  void Run() override { RunBinding(*core_, binding_, control_.get()); }
 
   std::shared_ptr<SessionCore> core_;
   std::shared_ptr<void> keepBinding_;
   OrtIoBinding* binding_;
-  std::shared_ptr<OrtRunOptions> runOptions_;
+  std::shared_ptr<RunControl> control_;
 };
 
 }  // namespace
@@ -147,8 +155,9 @@ void NativeIoBinding::JS_RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
     OrtIoBinding* binding = Binding(env);
-    auto runOptions = RunOptions::From(info[0]);
-    Check(Api().RunWithBinding(state_->core->session.get(), runOptions.get(), binding));
+    std::shared_ptr<RunControl> control = RunOptions::From(info[0]);
+    RunningOnThisThread running;
+    RunBinding(*state_->core, binding, control.get());
   });
 }
 
@@ -177,9 +186,23 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
     std::vector<ValuePtr> owned(values, values + valueCount);
     FreeAllocated(values);
 
+    // The arrays of the bound host inputs: a graph output that is a graph input comes
+    // back over one of them, which the caller may drop or rebind once this returns.
+    SmallVector<TypedArrayMemory, 4> inputs;
+    for (const auto& [name, array] : borrowedInputs_) {
+      if (array.Value().IsTypedArray()) inputs.push_back(ReadTypedArray(env, array.Value()));
+    }
+    auto borrowsInput = [&](const void* data) {
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        if (inputs[k].Holds(data)) return true;
+      }
+      return false;
+    };
+
     Napi::Array results = Napi::Array::New(env, valueCount + 2);
     results[0u] = names;
     OutputMeta out;
+    const std::vector<size_t>& elementSizes = AddonData::Of(env).elementSizes;
     for (size_t i = 0; i < valueCount; ++i) {
       if (IsDeviceValue(owned[i].get())) {
         // In GPU memory: a device tensor, marked -2 where host data would say where it is.
@@ -189,8 +212,10 @@ Napi::Value NativeIoBinding::JS_Outputs(const Napi::CallbackInfo& info) {
         results[static_cast<uint32_t>(i + 2)] = NativeDeviceTensor::Wrap(env, std::move(owned[i]), shape, state_->core);
         continue;
       }
-      napi_value data = TensorToJs(env, std::move(owned[i]), state_->core, out, OutputMemory::kWrapLarge);
-      if (data != nullptr) results[static_cast<uint32_t>(i + 2)] = Napi::Value(env, data);
+      DescribeOutput(owned[i], elementSizes, out);
+      if (!owned[i]) continue;  // its data went inline
+      OutputMemory memory = borrowsInput(TensorData(owned[i].get())) ? OutputMemory::kCopy : OutputMemory::kWrapLarge;
+      results[static_cast<uint32_t>(i + 2)] = Napi::Value(env, OutputToJs(env, std::move(owned[i]), state_->core, memory));
     }
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, out.Words() * sizeof(double));
     out.WriteTo(static_cast<double*>(buffer.Data()));

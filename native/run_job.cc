@@ -48,8 +48,8 @@ class HeaderReader {
 }  // namespace
 
 RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data,
-               std::shared_ptr<OrtRunOptions> runOptions)
-    : core_(std::move(core)), runOptions_(std::move(runOptions)), elementSizes_(&AddonData::Of(env).elementSizes) {
+               std::shared_ptr<RunControl> control)
+    : core_(std::move(core)), control_(std::move(control)), elementSizes_(&AddonData::Of(env).elementSizes) {
   if (!data.IsArray()) throw BindingError("INVALID_ARGUMENT", "the run data must be an array");
   Napi::Array list = data.As<Napi::Array>();
   uint32_t next = 0;
@@ -63,13 +63,14 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
     uint32_t dimsAt = static_cast<uint32_t>(borrowedDims_.size());
     int elementType = reader.Tensor(borrowedDims_);
     uint32_t rank = static_cast<uint32_t>(borrowedDims_.size()) - dimsAt;
-    if (output) providedByCaller_.push_back(elementType != 0);
+    if (output) outputSources_.push_back(elementType != 0 ? OutputSource::kCaller : OutputSource::kRuntime);
     if (output && elementType == 0) return ValuePtr();
     Napi::Value value = nextData();
     if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
       return TensorFromJs(env, elementType, borrowedDims_.data() + dimsAt, rank, value);
     }
-    borrowed_.push_back({output, position, elementType, dimsAt, rank, ReadTypedArray(env, value)});
+    borrowed_.push_back({output, position, elementType, dimsAt, rank,
+                         ReadTensorMemory(env, elementType, borrowedDims_.data() + dimsAt, rank, value)});
     return ValuePtr();
   };
 
@@ -91,6 +92,8 @@ RunJob::RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value dat
 }
 
 void RunJob::Execute() {
+  RunControl& control = control_ ? *control_ : ThreadRunControl();
+  if (!control.Start()) throw BindingError("ABORTED", "the run was cancelled before it started");
   for (size_t i = 0; i < borrowed_.size(); ++i) {
     const Borrowed& b = borrowed_[i];
     ValuePtr value = WrapMemory(b.elementType, borrowedDims_.data() + b.dimsAt, b.rank, b.memory);
@@ -102,21 +105,31 @@ void RunJob::Execute() {
       inputOwners_[b.position] = std::move(value);
     }
   }
-  Check(Api().Run(core_->session.get(), runOptions_.get(), inputNames_.data(), inputs_.data(), inputs_.size(),
+  Check(Api().Run(core_->session.get(), control.options(), inputNames_.data(), inputs_.data(), inputs_.size(),
                   outputNames_.data(), outputNames_.size(), outputs_.data()));
   for (size_t i = 0; i < inputOwners_.size(); ++i) inputOwners_[i].reset();
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (providedByCaller_[i]) {
+    if (outputSources_[i] == OutputSource::kCaller) {
       outputOwners_[i].reset();  // the data is in the caller's array
       meta_.meta.push_back(0);
       meta_.meta.push_back(0);
       meta_.meta.push_back(-1);
-    } else {
-      // Run filled in the outputs it allocated; from here on they are ours to free.
-      outputOwners_[i].reset(outputs_[i]);
-      DescribeOutput(outputOwners_[i], *elementSizes_, meta_);
+      continue;
     }
+    // Run filled in the outputs it allocated; from here on they are ours to free.
+    outputOwners_[i].reset(outputs_[i]);
+    DescribeOutput(outputOwners_[i], *elementSizes_, meta_);
+    // A graph output that is a graph input comes back as the input's own OrtValue, over
+    // the caller's array, which nothing keeps alive once the run is over: copy it.
+    if (outputOwners_[i] && BorrowsInput(TensorData(outputOwners_[i].get()))) outputSources_[i] = OutputSource::kInput;
   }
+}
+
+bool RunJob::BorrowsInput(const void* data) const {
+  for (size_t b = 0; b < borrowed_.size(); ++b) {
+    if (!borrowed_[b].output && borrowed_[b].memory.Holds(data)) return true;
+  }
+  return false;
 }
 
 Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
@@ -124,7 +137,10 @@ Napi::Value RunJob::Results(Napi::Env env, OutputMemory memory) {
   bool anyValue = false;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     napi_value value = nullptr;
-    if (outputOwners_[i]) value = OutputToJs(env, std::move(outputOwners_[i]), core_, memory);
+    if (outputOwners_[i]) {
+      value = OutputToJs(env, std::move(outputOwners_[i]), core_,
+                         outputSources_[i] == OutputSource::kInput ? OutputMemory::kCopy : memory);
+    }
     anyValue = anyValue || value != nullptr;
     values.push_back(value);
   }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ort_api.h"
+#include "run_options.h"
 #include "small_vector.h"
 #include "tensor.h"
 
@@ -42,9 +43,11 @@ struct SessionCore;
 class RunJob {
  public:
   // Reads the inputs and caller-provided outputs; throws BindingError on bad arguments.
-  RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data, std::shared_ptr<OrtRunOptions> runOptions);
+  // `control` may be null: the run then goes with its thread's (run_options.h).
+  RunJob(Napi::Env env, std::shared_ptr<SessionCore> core, Napi::Value data, std::shared_ptr<RunControl> control);
 
-  void Execute();                      // any thread
+  // Any thread. Throws ABORTED without running when the run was cancelled first.
+  void Execute();
   Napi::Value Results(Napi::Env env, OutputMemory memory);  // JavaScript thread, after Execute
 
  private:
@@ -59,8 +62,11 @@ class RunJob {
     TypedArrayMemory memory;
   };
 
+  // Whether `data` lies inside an input's borrowed array.
+  bool BorrowsInput(const void* data) const;
+
   std::shared_ptr<SessionCore> core_;
-  std::shared_ptr<OrtRunOptions> runOptions_;
+  std::shared_ptr<RunControl> control_;
   const std::vector<size_t>* elementSizes_;  // AddonData's, which outlives the job
   SmallVector<Borrowed, 4> borrowed_;
   SmallVector<int64_t, 16> borrowedDims_;
@@ -70,7 +76,13 @@ class RunJob {
   SmallVector<const char*, 4> outputNames_;
   SmallVector<ValuePtr, 4> outputOwners_;  // caller-provided, then what Run returns
   SmallVector<OrtValue*, 4> outputs_;
-  SmallVector<uint8_t, 4> providedByCaller_;
+  // Where each output's data is.
+  enum class OutputSource : uint8_t {
+    kRuntime,  // memory ONNX Runtime allocated
+    kCaller,   // the caller's array
+    kInput,    // an input's array: the graph output is a graph input
+  };
+  SmallVector<OutputSource, 4> outputSources_;
   OutputMeta meta_;  // written by Execute; outputOwners_ then hold what it left for Results
 };
 

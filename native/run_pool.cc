@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "addon_data.h"
+#include "run_options.h"
 
 namespace onnx_native {
 
@@ -117,13 +118,21 @@ class CompletionQueue {
     Napi::Env jsEnv(env);
     for (PoolTask* next = self->TakeDone(); next != nullptr;) {
       std::unique_ptr<PoolTask> task(std::exchange(next, next->nextDone_));
-      Napi::HandleScope scope(jsEnv);
+      // No C++ exception may leave this function: Node called it, and unwinding through
+      // Node's frames ends the process (std::terminate).
       try {
-        task->Complete(jsEnv);
-      } catch (const Napi::Error& e) {
-        // A callback threw: report it as uncaught, as Node does for any callback, and
-        // go on with the other tasks (a C++ exception must not leave this function).
-        napi_fatal_exception(env, e.Value());
+        Napi::HandleScope scope(jsEnv);
+        try {
+          task->Complete(jsEnv);
+        } catch (const Napi::Error& e) {
+          // A callback threw: report it as uncaught, as Node does for any callback, and
+          // go on with the other tasks. In a worker being terminated, nothing can run
+          // and this fails quietly (napi_pending_exception): the task is dropped.
+          napi_fatal_exception(env, e.Value());
+        }
+      } catch (...) {
+        // The environment can no longer run JavaScript (a worker being terminated): the
+        // task is dropped, and its references go with it below.
       }
       task.reset();
       if (--*self->inFlight_ == 0) napi_unref_threadsafe_function(env, self->tsfn_);
@@ -148,6 +157,37 @@ class CompletionQueue {
 };
 
 namespace {
+
+// How long the process's exit waits for runs to stop (ONNX Runtime stops a terminated run
+// between operators, within milliseconds mostly) and loads to finish (which cannot be
+// stopped) before it ends the process at once.
+constexpr auto kExitWait = std::chrono::seconds(5);
+
+// Runs in progress, and the process's exit waiting for them: exit() destroys ONNX
+// Runtime's statics (kernel registries, allocators), and a run still going on another
+// thread then fails in its kernels, or crashes. (An atexit handler cannot do this: ONNX
+// Runtime registers many of its statics' destructors lazily, after any handler the addon
+// could register, so they would run first.) Never destroyed: threads still use it while
+// the process exits.
+struct ExitState {
+  std::atomic<int> running{0};
+  std::atomic<bool> exiting{false};
+  std::mutex mutex;
+  std::condition_variable idle;
+};
+
+ExitState& Exit() {
+  static ExitState* state = std::make_unique<ExitState>().release();
+  return *state;
+}
+
+void EndRunning() {
+  ExitState& exit = Exit();
+  if (--exit.running == 0 && exit.exiting) {
+    std::lock_guard<std::mutex> lock(exit.mutex);
+    exit.idle.notify_all();
+  }
+}
 
 // Tells the CPU this is a spin-wait (cheaper for the sibling hyperthread, and no
 // memory-order mis-speculation when the flag changes).
@@ -241,14 +281,24 @@ class Pool {
     Item item;
     searching_++;
     for (;;) {
+      ExitState& exit = Exit();
+      // Counted before the exit flag is read: the exit either sees this thread running
+      // and waits for it, or this thread sees the exit and takes no more work.
+      exit.running++;
+      if (exit.exiting) {
+        EndRunning();
+        for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+      }
       if (TryPop(item) || (SpinForWork() && TryPop(item))) {
         searching_--;
         item.task->Execute();
+        EndRunning();
         searching_++;
         item.completions->Finished(std::move(item.task));
         item.completions.reset();
         continue;
       }
+      EndRunning();
       std::unique_lock<std::mutex> lock(mutex_);
       searching_--;
       wake_.wait(lock, [this] { return !queue_.empty(); });
@@ -340,6 +390,25 @@ void SetCompletionState(Napi::Env env, int32_t* cells) { CompletionsOf(env)->Wat
 
 void ShutdownCompletions(Napi::Env env) {
   if (AddonData::Of(env).completions) AddonData::Of(env).completions->Shutdown();
+}
+
+RunningOnThisThread::RunningOnThisThread() {
+  ExitState& exit = Exit();
+  exit.running++;
+  if (exit.exiting) {
+    EndRunning();
+    throw BindingError("FAIL", "the process is exiting");
+  }
+}
+
+RunningOnThisThread::~RunningOnThisThread() { EndRunning(); }
+
+void StopRunsForExit(int status) {
+  ExitState& exit = Exit();
+  if (exit.exiting.exchange(true)) return;
+  TerminateAllRuns();
+  std::unique_lock<std::mutex> lock(exit.mutex);
+  if (!exit.idle.wait_for(lock, kExitWait, [&] { return exit.running == 0; })) std::_Exit(status);
 }
 
 void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task) {

@@ -91,6 +91,24 @@ void SetCompletionState(Napi::Env env, int32_t* cells);
 // Called once as `env` shuts down: waits for its tasks still on the pool.
 void ShutdownCompletions(Napi::Env env);
 
+// While it lives, counts a run on the calling thread (runSync()) as one the process's
+// exit must wait for (the pool counts its own). Throws FAIL once the exit has begun: ONNX
+// Runtime is about to be torn down.
+class RunningOnThisThread {
+ public:
+  RunningOnThisThread();
+  ~RunningOnThisThread();
+  RunningOnThisThread(const RunningOnThisThread&) = delete;
+  RunningOnThisThread& operator=(const RunningOnThisThread&) = delete;
+};
+
+// Called as the process exits (lib/ calls it from process.on('exit') on the main thread,
+// before exit() destroys ONNX Runtime's statics under any run still going): stops every
+// run, takes no more work, and waits a while for the runs in progress and loads to end.
+// If one will not, ends the process at once with `status` rather than tear ONNX Runtime
+// down under it.
+void StopRunsForExit(int status);
+
 // Queues `task` on the pool and returns its promise.
 Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task);
 

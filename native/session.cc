@@ -53,6 +53,7 @@ class LoadTask : public PromiseTask {
       Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), built_.options.get(), &raw));
     }
     auto core = std::make_shared<SessionCore>();
+    core->keepAlive = spec_.keepAlive;
     core->session.reset(raw);
     core->info = ReadModelInfo(raw);
     for (const ValueInfo& v : core->info.inputs) core->inputNames.push_back(v.name.c_str());
@@ -141,7 +142,10 @@ Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     RunJob job(env, Core(env), info[0], RunOptions::From(info[1]));
-    job.Execute();
+    {
+      RunningOnThisThread running;
+      job.Execute();
+    }
     return job.Results(env, OutputMemory::kCopy);
   });
 }

@@ -16,6 +16,9 @@ namespace onnx_native {
 // release() never frees memory still in use: the OrtSession goes with the last holder.
 // Immutable once built, so it is safe to share across threads.
 struct SessionCore {
+  // What the session uses and must outlive it (the CUDA streams it runs on); declared
+  // first, so released after the session.
+  std::vector<std::shared_ptr<void>> keepAlive;
   SessionPtr session;
   ModelInfo info;
   std::vector<const char*> inputNames;   // point into info

@@ -1,5 +1,7 @@
 #include "session_options.h"
 
+#include "device_tensor.h"
+
 namespace onnx_native {
 namespace {
 
@@ -66,6 +68,8 @@ SessionOptionsSpec ReadSessionOptions(const Napi::Object& o) {
     provider.optional = entry.Get(2u).ToBoolean().Value();
     spec.providers.push_back(std::move(provider));
   }
+  Napi::Array streams = ArrayOf(env, o.Get("streams"), "streams");
+  for (uint32_t i = 0; i < streams.Length(); ++i) spec.keepAlive.push_back(NativeCudaStream::StreamOf(streams.Get(i)));
   return spec;
 }
 

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@ struct SessionOptionsSpec {
   StringPairs freeDimensionOverrides;
   StringPairs configEntries;
   std::vector<ProviderSpec> providers;  // in order of preference; CPU implied, last
+  std::vector<std::shared_ptr<void>> keepAlive;  // what the session must hold (its CUDA streams)
 };
 
 // Reads lib/options.ts's NativeSessionOptions. The object is one lib/ made itself, so

@@ -30,6 +30,19 @@ void* OpenSharedLibrary(const std::string& path, std::string& error) {
 #endif
 }
 
+bool PinLibraryContaining(const void* address) {
+#ifdef _WIN32
+  HMODULE module = nullptr;
+  return GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                            static_cast<LPCWSTR>(address), &module) != 0;
+#else
+  Dl_info info;
+  if (dladdr(address, &info) == 0 || info.dli_fname == nullptr) return false;
+  // A second reference that is never closed, marked never to be unloaded.
+  return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+#endif
+}
+
 void* FindSymbol(void* library, const char* name) {
 #ifdef _WIN32
   return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(library), name));

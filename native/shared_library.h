@@ -16,4 +16,10 @@ void* OpenSharedLibrary(const std::string& path, std::string& error);
 // The address of `name` in `library`, or nullptr.
 void* FindSymbol(void* library, const char* name);
 
+// Keeps the shared library that holds `address` (this addon) loaded until the process
+// ends. Node unloads an addon when the last environment that loaded it goes (a worker
+// thread that loaded it alone, say), but the run pool's threads outlive every
+// environment and run the addon's code. Returns false if the library could not be pinned.
+bool PinLibraryContaining(const void* address);
+
 }  // namespace onnx_native

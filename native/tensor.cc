@@ -1,7 +1,9 @@
 #include "tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "addon_data.h"
@@ -65,6 +67,25 @@ napi_value CopyToArrayBuffer(Napi::Env env, const void* data, size_t bytes) {
   return arrayBuffer;
 }
 
+// `elementSize` times the element count of dims[0..rank); nothing if a dim is negative
+// or the size overflows.
+std::optional<size_t> SizeOf(const int64_t* dims, size_t rank, size_t elementSize) {
+  size_t size = elementSize;
+  for (size_t d = 0; d < rank; ++d) {
+    if (dims[d] < 0) return std::nullopt;
+    size_t dim = static_cast<size_t>(dims[d]);
+    if (dim != 0 && size > SIZE_MAX / dim) return std::nullopt;
+    size *= dim;
+  }
+  return size;
+}
+
+std::string ShapeText(const int64_t* dims, size_t rank) {
+  std::string text;
+  for (size_t d = 0; d < rank; ++d) text += (d > 0 ? ", " : "") + std::to_string(dims[d]);
+  return text;
+}
+
 ValuePtr EmptyTensor(int elementType, const int64_t* dims, size_t rank) {
   OrtValue* value = nullptr;
   Check(Api().CreateTensorAsOrtValue(DefaultAllocator(), dims, rank,
@@ -78,6 +99,11 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
   if (elementType == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
     if (!data.IsArray()) throw BindingError("INVALID_DTYPE", "string tensors take an array of strings");
     Napi::Array array = data.As<Napi::Array>();
+    std::optional<size_t> count = SizeOf(dims, rank, 1);
+    if (count != array.Length()) {
+      throw BindingError("INVALID_SHAPE", "dims [" + ShapeText(dims, rank) + "] do not hold the " +
+                                              std::to_string(array.Length()) + " strings of the array");
+    }
     std::vector<std::string> strings(array.Length());
     std::vector<const char*> pointers(strings.size());
     for (uint32_t i = 0; i < strings.size(); ++i) {
@@ -91,7 +117,7 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
     return value;
   }
 
-  return WrapMemory(elementType, dims, rank, ReadTypedArray(env, data));
+  return WrapMemory(elementType, dims, rank, ReadTensorMemory(env, elementType, dims, rank, data));
 }
 
 TypedArrayMemory ReadTypedArray(Napi::Env env, Napi::Value data) {
@@ -104,9 +130,26 @@ TypedArrayMemory ReadTypedArray(Napi::Env env, Napi::Value data) {
   return {pointer, length * TypedArrayElementSize(arrayType)};
 }
 
+TypedArrayMemory ReadTensorMemory(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data) {
+  TypedArrayMemory memory = ReadTypedArray(env, data);
+  size_t elementSize = ElementSize(env, elementType);
+  if (elementSize == 0) {
+    throw BindingError("INVALID_DTYPE", "element type " + std::to_string(elementType) + " has no TypedArray");
+  }
+  std::optional<size_t> bytes = SizeOf(dims, rank, elementSize);
+  if (bytes != memory.bytes) {
+    throw BindingError("INVALID_SHAPE", "dims [" + ShapeText(dims, rank) + "] of element type " +
+                                            std::to_string(elementType) + " need " +
+                                            (bytes ? std::to_string(*bytes) : "more") +
+                                            " bytes of data; the array holds " + std::to_string(memory.bytes));
+  }
+  return memory;
+}
+
 ValuePtr WrapMemory(int elementType, const int64_t* dims, size_t rank, TypedArrayMemory memory) {
-  // A zero-length TypedArray may have no backing memory at all; ONNX Runtime
-  // rejects a null data pointer, and an empty tensor needs none.
+  // An empty tensor (ReadTensorMemory: bytes are 0 exactly when an element count is 0)
+  // needs no memory, and its array may have none at all: ONNX Runtime rejects a null
+  // data pointer.
   if (memory.bytes == 0) return EmptyTensor(elementType, dims, rank);
   OrtValue* value = nullptr;
   Check(Api().CreateTensorWithDataAsOrtValue(CurrentRuntime().cpuMemory, memory.data, memory.bytes, dims, rank,
@@ -229,10 +272,10 @@ napi_value OutputToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
   return CopyToArrayBuffer(env, data, bytes);
 }
 
-napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
-                      OutputMemory memory) {
-  DescribeOutput(value, AddonData::Of(env).elementSizes, out);
-  return value ? OutputToJs(env, std::move(value), owner, memory) : nullptr;
+const void* TensorData(const OrtValue* value) {
+  void* data = nullptr;
+  Check(Api().GetTensorMutableData(const_cast<OrtValue*>(value), &data));
+  return data;
 }
 
 }  // namespace onnx_native

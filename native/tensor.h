@@ -44,11 +44,24 @@ ValuePtr TensorFromJs(Napi::Env env, int elementType, const int64_t* dims, size_
 struct TypedArrayMemory {
   void* data;
   size_t bytes;
+
+  // Whether `p` points into this memory.
+  bool Holds(const void* p) const {
+    return p >= data && static_cast<const uint8_t*>(p) < static_cast<const uint8_t*>(data) + bytes;
+  }
 };
 TypedArrayMemory ReadTypedArray(Napi::Env env, Napi::Value data);
 
-// An OrtValue of `elementType` and shape `dims[0..rank)` borrowing `memory`. Any
-// thread: run() makes its inputs' values on the thread that runs them.
+// The memory of `data`, a TypedArray that is to hold a tensor of `elementType` and shape
+// `dims[0..rank)`. Throws INVALID_DTYPE if it is not a TypedArray (or the type has none),
+// INVALID_SHAPE unless its byte length is exactly what the shape needs. lib/ checks the
+// same in TypeScript, but there a TypedArray subclass can lie about its length: this is
+// the check native memory relies on. JavaScript thread.
+TypedArrayMemory ReadTensorMemory(Napi::Env env, int elementType, const int64_t* dims, size_t rank, Napi::Value data);
+
+// An OrtValue of `elementType` and shape `dims[0..rank)` borrowing `memory`, as
+// ReadTensorMemory checked it. Any thread: run() makes its inputs' values on the thread
+// that runs them.
 ValuePtr WrapMemory(int elementType, const int64_t* dims, size_t rank, TypedArrayMemory memory);
 
 // A tensor's element type, dims and element count, as ONNX Runtime reports them.
@@ -88,8 +101,7 @@ void DescribeOutput(ValuePtr& value, const std::vector<size_t>& elementSizes, Ou
 // that memory) alive until the buffer is collected.
 napi_value OutputToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMemory memory);
 
-// DescribeOutput, then OutputToJs if the data did not go inline (else nullptr).
-napi_value TensorToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<SessionCore>& owner, OutputMeta& out,
-                      OutputMemory memory);
+// The data of a tensor OrtValue (null for an empty one).
+const void* TensorData(const OrtValue* value);
 
 }  // namespace onnx_native

@@ -12,15 +12,18 @@ const Cuda = suite('CUDA without a GPU');
 
 // These machines have the CUDA 13 toolkit (libcudart) but no GPU and no driver: every
 // GPU path must fail with CUDA_UNAVAILABLE and say why, and the process must go on.
+// Tests that cannot run where they are (no-GPU paths on a machine with a GPU, the
+// toolkit check with a CPU-only build) are decided here, when they are registered, and
+// registered with .skip: uvu counts them as skipped, never as passed.
 const status = cudaStatus();
+const withoutGpu = status.available ? Cuda.skip : Cuda;
 
 Cuda('cudaStatus() says CUDA is not usable, and why', () => {
   assert.is(status.available, false);
   assert.match(status.reason ?? '', /libcudart|no usable GPU|no CUDA runtime/);
 });
 
-Cuda('uploading, pinned host memory and streams fail with CUDA_UNAVAILABLE', async () => {
-  if (status.available) return;
+withoutGpu('uploading, pinned host memory and streams fail with CUDA_UNAVAILABLE', async () => {
   await rejectsWith(() => DeviceTensor.upload(tensor('float32', [1, 2, 3])), 'CUDA_UNAVAILABLE', /GPU|CUDA/);
   await rejectsWith(() => pinnedTensor('float32', [2, 3]), 'CUDA_UNAVAILABLE');
   await rejectsWith(() => new CudaStream(0), 'CUDA_UNAVAILABLE');
@@ -30,8 +33,7 @@ Cuda('uploading, pinned host memory and streams fail with CUDA_UNAVAILABLE', asy
   await rejectsWith(() => pinnedTensor('float32', [-2, -3]), 'INVALID_SHAPE', /non-negative/);
 });
 
-Cuda('binding an output to a GPU fails with CUDA_UNAVAILABLE; the session keeps working', async () => {
-  if (status.available) return;
+withoutGpu('binding an output to a GPU fails with CUDA_UNAVAILABLE; the session keeps working', async () => {
   const session = await createSession(reluModel([2]));
   const binding = session.createBinding().bindInput('x', tensor('float32', [-1, 1], [2]));
   await rejectsWith(() => binding.bindOutput('y', { device: 'cuda', deviceId: 0 }), 'CUDA_UNAVAILABLE', /not usable here/);
@@ -61,12 +63,13 @@ Cuda('the addon links no CUDA library, so the same file loads on machines withou
 // that holds native/cuda_runtime.h's declarations against cudart's own headers.
 const toolkitHeader = '/usr/local/cuda/include/cuda_runtime_api.h';
 
-Cuda('a CUDA-enabled build names the toolkit it was checked against: the one installed here', () => {
-  if (status.checkedAgainst === undefined) return; // a CPU-only build (node-gyp, or ONNX_NATIVE_CUDA=OFF)
-  assert.match(status.checkedAgainst, /^1[23]\.\d+$/);
-  assert.ok(existsSync(toolkitHeader), `checked against CUDA ${status.checkedAgainst}, but ${toolkitHeader} is not here`);
+// A CPU-only build (node-gyp, or ONNX_NATIVE_CUDA=OFF) was checked against no toolkit.
+(status.checkedAgainst === undefined ? Cuda.skip : Cuda)('a CUDA-enabled build names the toolkit it was checked against: the one installed here', () => {
+  const checkedAgainst = status.checkedAgainst!;
+  assert.match(checkedAgainst, /^1[23]\.\d+$/);
+  assert.ok(existsSync(toolkitHeader), `checked against CUDA ${checkedAgainst}, but ${toolkitHeader} is not here`);
   const version = Number(/#define CUDART_VERSION\s+(\d+)/.exec(readFileSync(toolkitHeader, 'utf8'))![1]);
-  assert.is(status.checkedAgainst, `${Math.floor(version / 1000)}.${(version % 1000) / 10}`);
+  assert.is(checkedAgainst, `${Math.floor(version / 1000)}.${(version % 1000) / 10}`);
 });
 
 Cuda.run();

@@ -60,7 +60,32 @@ export type BindingErrorCode =
 export type ErrorCode = OrtStatusCode | BindingErrorCode;
 
 /**
+ * Every code, by kind: the compiler checks that each record names exactly the codes of
+ * its union, no more and no fewer, so the README's list can be tested against it.
+ */
+const ORT_STATUS_CODES = {
+  FAIL: true, INVALID_ARGUMENT: true, NO_SUCHFILE: true, NO_MODEL: true, ENGINE_ERROR: true, RUNTIME_EXCEPTION: true,
+  INVALID_PROTOBUF: true, MODEL_LOADED: true, NOT_IMPLEMENTED: true, INVALID_GRAPH: true, EP_FAIL: true,
+} as const satisfies Record<OrtStatusCode, true>;
+const BINDING_ERROR_CODES = {
+  INVALID_INPUT_NAME: true, INVALID_OUTPUT_NAME: true, INVALID_DTYPE: true, INVALID_SHAPE: true, INVALID_TENSOR: true,
+  MISSING_INPUT: true, INVALID_OPTION: true, MODEL_NOT_FOUND: true, MODEL_LOAD_FAILED: true, SESSION_RELEASED: true,
+  ABORTED: true, RUNTIME_LOAD_FAILED: true, RUNTIME_TOO_OLD: true, RUNTIME_CONFLICT: true, PROVIDER_UNAVAILABLE: true,
+  QUEUE_FULL: true, TIMEOUT: true, CUDA_UNAVAILABLE: true,
+} as const satisfies Record<BindingErrorCode, true>;
+
+/** @internal Every {@link OrtStatusCode} and every {@link BindingErrorCode} (not exported by the package). */
+export const errorCodes: { readonly ort: readonly OrtStatusCode[]; readonly binding: readonly BindingErrorCode[] } = {
+  ort: Object.keys(ORT_STATUS_CODES) as OrtStatusCode[],
+  binding: Object.keys(BINDING_ERROR_CODES) as BindingErrorCode[],
+};
+
+/**
  * Thrown (or rejected with) by every function of this package.
+ *
+ * Printed as Node prints its own errors, code included: the stack (which `console.error`
+ * and an uncaught error show) starts `OrtError [INVALID_SHAPE]: input 'x' expects ...`,
+ * and so does `String(err)`; `err.name` is `'OrtError'` and `err.code` the code.
  *
  * @example
  * ```ts
@@ -73,17 +98,31 @@ export type ErrorCode = OrtStatusCode | BindingErrorCode;
  */
 export class OrtError extends Error {
   /** A stable, machine-readable code. */
-  readonly code: ErrorCode;
+  declare readonly code: ErrorCode;
   /** For wrapped failures: the ONNX Runtime status code underneath (e.g. a load failure's INVALID_PROTOBUF). */
-  readonly ortCode?: OrtStatusCode;
+  declare readonly ortCode?: OrtStatusCode;
+  // `declare`: no own property unless set, so that an error without ortCode does not
+  // print `ortCode: undefined`. `name` lives on the prototype (below), as Error's does.
 
   constructor(message: string, code: ErrorCode, ortCode?: OrtStatusCode) {
     super(message);
-    this.name = 'OrtError';
     this.code = code;
     if (ortCode !== undefined) this.ortCode = ortCode;
+    // Node's way (lib/internal/errors.js) of putting the code into the stack's first
+    // line: V8 formats the stack when it is first read, with the name of that moment.
+    // So name the error with its code, read the stack, and let the name be the
+    // prototype's 'OrtError' again.
+    Object.defineProperty(this, 'name', { value: `OrtError [${code}]`, configurable: true, writable: true, enumerable: false });
+    void this.stack;
+    delete (this as { name?: string }).name;
+  }
+
+  /** `OrtError [CODE]: message`, as Node's own errors' `String(err)`. */
+  override toString(): string {
+    return `${this.name} [${this.code}]: ${this.message}`;
   }
 }
+Object.defineProperty(OrtError.prototype, 'name', { value: 'OrtError', configurable: true, writable: true, enumerable: false });
 
 /** @internal Whether `err` is an OrtError, optionally with the given code. */
 export function isOrtError(err: unknown, code?: ErrorCode): err is OrtError {

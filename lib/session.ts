@@ -15,6 +15,7 @@ import { type SessionOptions, toNativeOptions } from './options';
 import { ORT_PROVIDER_NAMES } from './providers';
 import { BatchedSession, type BatchingOptions } from './batcher';
 import { IoBinding } from './io-binding';
+import { abortsOnEmpty } from './model-ops';
 import { availableProviders, loadRuntime } from './runtime';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from './signature';
 import {
@@ -88,6 +89,12 @@ export interface Slot {
   readonly dtype: DTypeInfo | undefined;
   /** Where the shape reads "[batch, 3, 48, 192]". */
   readonly shape: string;
+  /**
+   * For an input of a model with operators ONNX Runtime aborts the process in on some
+   * empty input (model-ops.ts ABORTS_ON_EMPTY), those operators ('LSTM'): a zero
+   * dimension is refused. Undefined otherwise.
+   */
+  readonly abortsOnEmpty: string | undefined;
 }
 
 function toMetadata(info: NativeValueInfo): ValueMetadata {
@@ -99,12 +106,13 @@ function toMetadata(info: NativeValueInfo): ValueMetadata {
   });
 }
 
-function toSlot(info: NativeValueInfo, index: number): Slot {
+function toSlot(info: NativeValueInfo, index: number, abortsOnEmpty?: string): Slot {
   return {
     index,
     meta: toMetadata(info),
     dtype: info.kind === 'tensor' ? dtypeByOnnx[info.elementType] : undefined,
     shape: `[${info.dims.map((d) => d ?? '?').join(', ')}]`,
+    abortsOnEmpty,
   };
 }
 
@@ -154,13 +162,14 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
 
   /**
    * @internal Use {@link createSession}. `intraOpThreads` is what the session was
-   * created with (0: ONNX Runtime's default, a thread per core).
+   * created with (0: ONNX Runtime's default, a thread per core). `abortsOnEmpty`: the
+   * model's operators that ONNX Runtime aborts the process in on an empty input, if any.
    */
-  constructor(handle: NativeSession, info: NativeModelInfo, intraOpThreads = 0) {
+  constructor(handle: NativeSession, info: NativeModelInfo, intraOpThreads = 0, abortsOnEmpty?: string) {
     this.#native = handle;
     this.#pollUpToMs = intraOpThreads > 0 && intraOpThreads < availableParallelism() ? POLL_UP_TO_MS : POLL_ON_ALL_CORES_UP_TO_MS;
-    const inputs = info.inputs.map(toSlot);
-    const outputs = info.outputs.map(toSlot);
+    const inputs = info.inputs.map((v, i) => toSlot(v, i, abortsOnEmpty));
+    const outputs = info.outputs.map((v, i) => toSlot(v, i));
     this.#inputs = new Map(inputs.map((s) => [s.meta.name, s]));
     this.#outputs = new Map(outputs.map((s) => [s.meta.name, s]));
     // By default, every output this package can return: the tensors.
@@ -495,6 +504,7 @@ function checkFits(dtype: DTypeInfo, dims: readonly number[], slot: Slot, role: 
   if (dtype !== expected) {
     throw new OrtError(`${label(role, name)} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
   }
+  if (slot.abortsOnEmpty !== undefined) refuseEmpty((t as Tensor).dims, slot);
   // A model that declares no shape reports rank 0: leave such inputs to ONNX Runtime.
   const want = slot.meta.dims;
   if (want.length === 0) return;
@@ -507,6 +517,21 @@ function checkFits(dtype: DTypeInfo, dims: readonly number[], slot: Slot, role: 
   }
 }
 
+/**
+ * Throws INVALID_SHAPE for a tensor with a zero dimension, fed to a model whose
+ * operators ONNX Runtime aborts the process in on such inputs (model-ops.ts
+ * ABORTS_ON_EMPTY). Where the zero would reach the operator is not worked out: the
+ * operator's inputs are computed (Silero VAD's LSTM is fed from a Conv, through
+ * reshapes, inside an If), so any zero in any input is refused.
+ */
+function refuseEmpty(dims: readonly number[], slot: Slot): void {
+  if (!dims.includes(0)) return;
+  throw new OrtError(
+    `${label('input', slot.meta.name)} has a zero dimension, [${dims.join(', ')}], which this model is not given: ` +
+      `ONNX Runtime aborts the whole process, instead of failing the run, when its ${slot.abortsOnEmpty} operators get empty tensors`,
+    'INVALID_SHAPE',
+  );
+}
 
 /**
  * Loads a model. Loading (parsing, graph optimization, weight prepacking) runs off the
@@ -563,9 +588,10 @@ async function loadSession<S extends Signature>(model: string | Uint8Array, opti
     throw new OrtError(`model must be a file path or a Uint8Array, got ${typeof model}`, 'INVALID_ARGUMENT');
   }
   try {
-    const { session, info } = await native().createSession(source, nativeOptions);
+    // The scan for operators ONNX Runtime aborts on runs beside the load, and never rejects.
+    const [{ session, info }, aborts] = await Promise.all([native().createSession(source, nativeOptions), abortsOnEmpty(source)]);
     info.skippedProviders = [...skipped, ...(info.skippedProviders ?? [])];
-    return new Session<S>(session, info, nativeOptions.intraOpNumThreads);
+    return new Session<S>(session, info, nativeOptions.intraOpNumThreads, aborts);
   } catch (err) {
     if (!isOrtError(err)) throw err;
     // A provider that would not start is not the model's fault.

@@ -44,7 +44,8 @@ export interface NativeSession {
   runSync(data: unknown[], runOptions?: NativeRunOptions): unknown[] | undefined;
   release(): void;
   endProfiling(): string;
-  share(): number;
+  /** `abortsOnEmpty` travels with the session to the threads that attach to it. */
+  share(abortsOnEmpty: string): number;
   createBinding(): NativeIoBinding;
 }
 
@@ -100,7 +101,7 @@ export interface NativeAddon {
   stopRunsForExit(status: number): void;
   configure(errorClass: typeof OrtError, elementSizes: readonly number[]): void;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<{ session: NativeSession; info: NativeModelInfo }>;
-  attachSession(handle: number): { session: NativeSession; info: NativeModelInfo };
+  attachSession(handle: number): { session: NativeSession; info: NativeModelInfo; abortsOnEmpty: string };
   RunOptions: new (logSeverityLevel?: number, tag?: string, configEntries?: [string, string][]) => NativeRunOptions;
 }
 

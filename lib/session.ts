@@ -144,6 +144,8 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
   readonly skippedProviders: readonly { readonly provider: string; readonly reason: string }[];
 
   #native: NativeSession | undefined;
+  /** What the inputs' slots say of the model's operators (Slot.abortsOnEmpty), for share(). */
+  readonly #abortsOnEmpty: string | undefined;
   readonly #inputs: ReadonlyMap<string, Slot>;
   readonly #outputs: ReadonlyMap<string, Slot>;
   readonly #outputSlots: readonly Slot[];
@@ -167,6 +169,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    */
   constructor(handle: NativeSession, info: NativeModelInfo, intraOpThreads = 0, abortsOnEmpty?: string) {
     this.#native = handle;
+    this.#abortsOnEmpty = abortsOnEmpty;
     this.#pollUpToMs = intraOpThreads > 0 && intraOpThreads < availableParallelism() ? POLL_UP_TO_MS : POLL_ON_ALL_CORES_UP_TO_MS;
     const inputs = info.inputs.map((v, i) => toSlot(v, i, abortsOnEmpty));
     const outputs = info.outputs.map((v, i) => toSlot(v, i));
@@ -287,7 +290,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
    * @returns A number to pass to {@link attachSession}, e.g. through `workerData`.
    */
   share(): number {
-    return this.#handle().share();
+    return this.#handle().share(this.#abortsOnEmpty ?? '');
   }
 
   /**
@@ -504,7 +507,7 @@ function checkFits(dtype: DTypeInfo, dims: readonly number[], slot: Slot, role: 
   if (dtype !== expected) {
     throw new OrtError(`${label(role, name)} expects a ${expected.name} tensor, got ${dtype.name}`, 'INVALID_DTYPE');
   }
-  if (slot.abortsOnEmpty !== undefined) refuseEmpty((t as Tensor).dims, slot);
+  if (slot.abortsOnEmpty !== undefined) refuseEmpty(dims, slot);
   // A model that declares no shape reports rank 0: leave such inputs to ONNX Runtime.
   const want = slot.meta.dims;
   if (want.length === 0) return;
@@ -657,6 +660,6 @@ export function attachSession<S extends Signature = AnySignature>(handle: number
   if (!Number.isSafeInteger(handle) || handle < 1) {
     throw new OrtError(`attachSession takes the number share() returned, got ${String(handle)}`, 'INVALID_ARGUMENT');
   }
-  const { session, info } = native().attachSession(handle);
-  return new Session<S>(session, info);
+  const { session, info, abortsOnEmpty } = native().attachSession(handle);
+  return new Session<S>(session, info, 0, abortsOnEmpty || undefined);
 }

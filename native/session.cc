@@ -103,8 +103,16 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info) {
 Napi::Value AttachSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    if (!info[0].IsNumber()) throw BindingError("INVALID_ARGUMENT", "attachSession takes the number share() returned");
-    return SessionAndInfo(env, FindSharedSession(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())));
+    double id = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    // Checked before the cast: a double out of uint64_t's range (NaN, 1e300) casts to
+    // anything at all.
+    if (!(id >= 1 && id <= 9007199254740991.0 && id == static_cast<double>(static_cast<uint64_t>(id)))) {
+      throw BindingError("INVALID_ARGUMENT", "attachSession takes the number share() returned");
+    }
+    SharedSession shared = FindSharedSession(static_cast<uint64_t>(id));
+    Napi::Object result = SessionAndInfo(env, std::move(shared.core));
+    result.Set("abortsOnEmpty", shared.abortsOnEmpty);
+    return result;
   });
 }
 
@@ -153,7 +161,8 @@ Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
 Napi::Value NativeSession::JS_Share(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    return Napi::Number::New(env, static_cast<double>(ShareSession(Core(env))));
+    std::string abortsOnEmpty = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    return Napi::Number::New(env, static_cast<double>(ShareSession(Core(env), std::move(abortsOnEmpty))));
   });
 }
 

@@ -29,13 +29,14 @@ struct SessionCore {
 // { session: NativeSession, info: ModelInfo }. Loading runs off the JavaScript thread.
 Napi::Value CreateSession(const Napi::CallbackInfo& info);
 
-// JavaScript: attachSession(id) => { session: NativeSession, info: ModelInfo } for the
-// session another thread shared (shared_sessions.h).
+// JavaScript: attachSession(id) => { session: NativeSession, info: ModelInfo,
+// abortsOnEmpty: string } for the session another thread shared (shared_sessions.h).
 Napi::Value AttachSession(const Napi::CallbackInfo& info);
 
 // JavaScript: run(data, callback, runOptions?), calling callback(error, results) later;
-// runSync(data, runOptions?) => results; release(); endProfiling() => path; share() =>
-// a number other threads attach by; createBinding() => NativeIoBinding (io_binding.h).
+// runSync(data, runOptions?) => results; release(); endProfiling() => path;
+// share(abortsOnEmpty) => a number other threads attach by; createBinding() =>
+// NativeIoBinding (io_binding.h).
 // The rest of each call is in the run header; see run_job.h.
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:

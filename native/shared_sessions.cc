@@ -14,6 +14,7 @@ namespace {
 struct Entry {
   std::weak_ptr<SessionCore> core;
   const SessionCore* key;  // what idOf knows it by, valid only as a key
+  std::string abortsOnEmpty;
 };
 
 struct Registry {
@@ -31,7 +32,7 @@ Registry& TheRegistry() {
 
 }  // namespace
 
-uint64_t ShareSession(const std::shared_ptr<SessionCore>& core) {
+uint64_t ShareSession(const std::shared_ptr<SessionCore>& core, std::string abortsOnEmpty) {
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> lock(r.mutex);
   for (auto it = r.byId.begin(); it != r.byId.end();) {
@@ -45,12 +46,12 @@ uint64_t ShareSession(const std::shared_ptr<SessionCore>& core) {
   auto found = r.idOf.find(core.get());
   if (found != r.idOf.end()) return found->second;
   uint64_t id = r.next++;
-  r.byId.emplace(id, Entry{core, core.get()});
+  r.byId.emplace(id, Entry{core, core.get(), std::move(abortsOnEmpty)});
   r.idOf.emplace(core.get(), id);
   return id;
 }
 
-std::shared_ptr<SessionCore> FindSharedSession(uint64_t id) {
+SharedSession FindSharedSession(uint64_t id) {
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> lock(r.mutex);
   auto found = r.byId.find(id);
@@ -59,7 +60,7 @@ std::shared_ptr<SessionCore> FindSharedSession(uint64_t id) {
   }
   std::shared_ptr<SessionCore> core = found->second.core.lock();
   if (!core) throw BindingError("SESSION_RELEASED", "the shared session " + std::to_string(id) + " has been released");
-  return core;
+  return {std::move(core), found->second.abortsOnEmpty};
 }
 
 }  // namespace onnx_native

@@ -2,9 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { createSession, tensor } from '../lib/index';
+import { attachSession, createSession, tensor } from '../lib/index';
 import { VAD_MODEL, rejectsWith } from './helpers/common';
-import { recurrentModel } from './helpers/onnx-model';
+import { recurrentModel, reluModel } from './helpers/onnx-model';
 
 const Empty = suite('empty inputs to recurrent models: refused, never a dead process');
 
@@ -95,6 +95,25 @@ Empty('the error names the input, its shape, the operator and why', async () => 
   const gru = await createSession(recurrentModel('GRU', 3, { initialH: true }));
   await rejectsWith(() => gru.runSync({ X: f32(2, 1, 3), H0: f32(1, 0, 4) }), 'INVALID_SHAPE', /input 'H0' .* its GRU operators/);
   gru.release();
+});
+
+Empty('sessions attached to a shared one (worker threads, the pool) refuse them too', async () => {
+  // An attached session has only the native session, not the model file: what the scan
+  // found travels with the session through share().
+  const vad = await createSession(VAD_MODEL);
+  const attached = attachSession(vad.share());
+  const f32 = (...dims: number[]) => tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+  await rejectsWith(
+    () => attached.run({ input: f32(0, 512), state: f32(2, 1, 128), sr: tensor('int64', [16000n], []) }),
+    'INVALID_SHAPE',
+    /zero dimension, \[0, 512\].* its LSTM operators/,
+  );
+  // Shared again from the attached side, it carries the same.
+  await rejectsWith(() => attachSession(attached.share()).runSync({ input: f32(0, 512), state: f32(2, 1, 128), sr: tensor('int64', [16000n], []) }), 'INVALID_SHAPE');
+  const relu = await createSession(reluModel());
+  const plain = attachSession(relu.share());
+  assert.equal(plain.runSync({ x: f32(0) }).y.dims, [0]);
+  for (const s of [vad, attached, relu, plain]) s.release();
 });
 
 Empty.run();

@@ -125,19 +125,24 @@ Async('an AbortSignal rejects the run with ABORTED, and the session keeps workin
   session.release();
 });
 
-Async('ONNX Runtime really stops an aborted run (terminate flag), well before it would finish', () => {
+Async('an aborted run rejects once ONNX Runtime has stopped it (terminate flag), far sooner than it would finish; a queued one at once', () => {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'abort-terminates.ts')], {
     env: { ...process.env, ONNX_NATIVE_RUN_THREADS: '1' },
     encoding: 'utf8',
   });
-  const { fullMs, afterAbortMs, abortedWith } = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | string>;
-  assert.is(abortedWith, 'ABORTED');
-  // Unstopped, the aborted run would hold the only run-pool thread for about another
-  // fullMs - 20 ms, and the next run would take nearly 2 * fullMs.
-  assert.ok(
-    (afterAbortMs as number) < 1.5 * (fullMs as number),
-    `the run after the abort took ${Number(afterAbortMs).toFixed(0)} ms; a whole run takes ${Number(fullMs).toFixed(0)} ms`,
-  );
+  const { fullMs, running, queued } = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    fullMs: number;
+    running: { code: string; ms: number }[];
+    queued: { code: string; ms: number };
+  };
+  const seen = `a whole run takes ${fullMs.toFixed(0)} ms; aborted runs rejected ${running.map((r) => `${r.ms.toFixed(1)} ms`).join(', ')} after abort(); the queued one ${queued.ms.toFixed(1)} ms`;
+  assert.equal([...running.map((r) => r.code), queued.code], Array(running.length + 1).fill('ABORTED'), seen);
+  // Stopped, a run rejects within an operator or two (measured: 1 to 13 ms of a 380 ms
+  // run); not stopped, it would reject when it finished, 280 ms and more after these
+  // aborts (they land 10 to 100 ms in).
+  for (const r of running) assert.ok(r.ms < 0.2 * fullMs, seen);
+  // Never started: nothing to wait for (were it left queued, it would wait out the run ahead).
+  assert.ok(queued.ms < 0.05 * fullMs, seen);
 });
 
 Async('release() during runs: runs in flight finish, new ones reject, outputs stay valid', async () => {

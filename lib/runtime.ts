@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { native } from './binding';
 import { OrtError, isOrtError } from './errors';
+import { libraryFileProblem } from './library-file';
 
 /** The environment variable naming the ONNX Runtime library to load (the Rust crate `ort` reads the same one). */
 export const RUNTIME_PATH_ENV = 'ORT_DYLIB_PATH';
@@ -50,9 +51,16 @@ function bundledRuntimePath(): string {
  * environment variable; the CPU build that arrives with this package (ONNX Runtime
  * 1.28, in the optional dependency `sherpa-onnx-<platform>-<arch>`).
  *
+ * The file is checked before it is handed to the system's loader, which would hang on
+ * a FIFO and crash the process (SIGBUS) on a truncated library: it must be a regular
+ * file in this platform's format (on Linux, an ELF shared object for this machine,
+ * whose headers and segments all lie inside the file; on macOS, Mach-O; on Windows,
+ * PE).
+ *
  * @param path - An ONNX Runtime shared library (`libonnxruntime.so*`, `.dylib`, `.dll`), 1.21 or newer.
  * @returns What was loaded.
- * @throws {@link OrtError} `RUNTIME_LOAD_FAILED` naming the path tried and the fix;
+ * @throws {@link OrtError} `RUNTIME_LOAD_FAILED` naming the path tried, what is wrong
+ *   with it and the fix;
  *   `RUNTIME_TOO_OLD`; `RUNTIME_CONFLICT` when a different library is already loaded.
  * @example
  * ```ts
@@ -91,12 +99,22 @@ export function loadRuntime(path?: string): RuntimeInfo {
       'RUNTIME_LOAD_FAILED',
     );
   }
+  const bundled = source === `the ${runtimePackage()} package`;
+  // Read before the loader maps it: it would wait forever on a FIFO, and die of SIGBUS
+  // on a truncated file. (With a library loaded, the addon answers RUNTIME_CONFLICT
+  // without opening anything.)
+  const problem = loaded ? undefined : libraryFileProblem(candidate);
+  if (problem) {
+    const fix = bundled
+      ? `Reinstall onnx-native's dependency ${runtimePackage()} (rm -rf node_modules/${runtimePackage()} && npm install), or set ${RUNTIME_PATH_ENV} to an ONNX Runtime shared library.`
+      : `Point ${source} at an ONNX Runtime shared library for ${process.platform}-${process.arch} (1.21 or newer).`;
+    throw new OrtError(`Cannot load ONNX Runtime from ${candidate} (from ${source}): ${problem}. ${fix}`, 'RUNTIME_LOAD_FAILED');
+  }
   const addon = native(); // outside the try: a missing addon has its own message
   try {
     loaded = addon.loadRuntime(candidate);
   } catch (err) {
     if (!isOrtError(err)) throw err;
-    const bundled = source === `the ${runtimePackage()} package`;
     const fix =
       err.code === 'RUNTIME_TOO_OLD'
         ? bundled

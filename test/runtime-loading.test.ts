@@ -1,0 +1,132 @@
+/**
+ * Which ONNX Runtime library a process loads, and what happens with files that are not
+ * one. Every load runs in a child process (one process loads one ONNX Runtime), under
+ * a time limit so that a hang fails the test instead of the suite, and a child killed
+ * by a signal (SIGBUS from a truncated library, say) fails it too.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root } from './helpers/common';
+
+const Loading = suite('which ONNX Runtime a process loads, and which files it refuses');
+
+/** The CPU build that comes with the package (ONNX Runtime 1.28). */
+const BUNDLED = join(root, 'node_modules', 'sherpa-onnx-linux-x64', 'libonnxruntime.so');
+
+const LIMIT_MS = 60_000;
+const MARK = 'RESULT ';
+
+interface ChildRun {
+  /** What the script passed to `report()`. */
+  result: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  output: string;
+}
+
+/**
+ * Runs `body` (CommonJS, with `lib` = lib/index.ts, `model` = a Relu model's bytes and
+ * `report(value)` to hand a value back) in a fresh Node process whose ORT_DYLIB_PATH is
+ * `dylibPath` (unset if undefined). Fails the test if the child hangs past LIMIT_MS, is
+ * killed by a signal, exits non-zero or reports nothing.
+ */
+function inFreshProcess(body: string, dylibPath?: string): ChildRun {
+  const script = `
+    const lib = require(${JSON.stringify(join(root, 'lib', 'index.ts'))});
+    const model = require(${JSON.stringify(join(root, 'test', 'helpers', 'onnx-model.ts'))}).reluModel();
+    const report = (value) => console.log(${JSON.stringify(MARK)} + JSON.stringify(value));
+    const failure = (e) => ({ code: e.code, message: e.message });
+    (async () => { ${body} })().catch((e) => { console.error(e); process.exitCode = 1; });
+  `;
+  const env = { ...process.env };
+  delete env.ORT_DYLIB_PATH;
+  if (dylibPath !== undefined) env.ORT_DYLIB_PATH = dylibPath;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    env,
+    encoding: 'utf8',
+    timeout: LIMIT_MS,
+    killSignal: 'SIGKILL',
+  });
+  const output = `${child.stdout}\n${child.stderr}`;
+  const timedOut = (child.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  assert.not.ok(timedOut, `the child hung: killed after ${LIMIT_MS} ms\n${output}`);
+  assert.is(child.signal, null, `the child was killed by ${child.signal}\n${output}`);
+  assert.is(child.status, 0, `the child exited with ${child.status}\n${output}`);
+  const line = child.stdout.split('\n').find((l) => l.startsWith(MARK));
+  assert.ok(line, `the child reported nothing\n${output}`);
+  return { result: JSON.parse(line!.slice(MARK.length)), output };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'onnx-native-runtime-'));
+}
+
+/** The first 100 KB of a real ONNX Runtime library: its headers, and little else. */
+function truncatedLibrary(): string {
+  const file = join(tempDir(), 'libonnxruntime.so');
+  writeFileSync(file, readFileSync(BUNDLED).subarray(0, 100 * 1024));
+  return file;
+}
+
+Loading('a truncated library is RUNTIME_LOAD_FAILED saying so, from loadRuntime(path) and from ORT_DYLIB_PATH, never SIGBUS', () => {
+  const truncated = truncatedLibrary();
+  const fromPath = inFreshProcess(`
+    const out = {};
+    try { lib.loadRuntime(${JSON.stringify(truncated)}); } catch (e) { out.failed = failure(e); }
+    // The process is sound afterwards: a real library loads and runs a model.
+    const session = await lib.createSession(model, { runtimePath: ${JSON.stringify(BUNDLED)} });
+    out.y = Array.from((await session.run({ x: lib.tensor('float32', [-1, 2]) })).y.data);
+    report(out);
+  `).result;
+  assert.is(fromPath.failed?.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(fromPath));
+  assert.ok(fromPath.failed.message.includes(truncated), fromPath.failed.message);
+  assert.match(fromPath.failed.message, /truncated: it has 102400 bytes, but its ELF headers place .* up to byte \d+/);
+  assert.equal(fromPath.y, [0, 2]);
+
+  const fromEnv = inFreshProcess(`lib.createSession(model).then(() => report('loaded'), (e) => report(failure(e)));`, truncated).result;
+  assert.is(fromEnv.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(fromEnv));
+  assert.ok(fromEnv.message.includes(truncated), fromEnv.message);
+  assert.match(fromEnv.message, /truncated/);
+  assert.match(fromEnv.message, /\(from ORT_DYLIB_PATH\).*Point ORT_DYLIB_PATH at an ONNX Runtime shared library/);
+});
+
+Loading('a FIFO at the runtime path is RUNTIME_LOAD_FAILED, not a hang, from loadRuntime(path) and from ORT_DYLIB_PATH', () => {
+  const fifo = join(tempDir(), 'libonnxruntime.so');
+  execFileSync('mkfifo', [fifo]);
+  const fromPath = inFreshProcess(`try { lib.loadRuntime(${JSON.stringify(fifo)}); report('loaded'); } catch (e) { report(failure(e)); }`).result;
+  assert.is(fromPath.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(fromPath));
+  assert.ok(fromPath.message.includes(fifo), fromPath.message);
+  assert.match(fromPath.message, /it is a FIFO \(named pipe\), not a regular file/);
+
+  const fromEnv = inFreshProcess(`lib.createSession(model).then(() => report('loaded'), (e) => report(failure(e)));`, fifo).result;
+  assert.is(fromEnv.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(fromEnv));
+  assert.match(fromEnv.message, /FIFO.*Point ORT_DYLIB_PATH at/);
+});
+
+Loading('directories, devices, other formats and other machines are RUNTIME_LOAD_FAILED naming what the file is', () => {
+  // An ELF shared object for AArch64: a real one built here, with its e_machine changed.
+  const dir = tempDir();
+  writeFileSync(join(dir, 'lib.c'), 'int answer(void) { return 42; }');
+  const x64 = join(dir, 'libanswer.so');
+  execFileSync('cc', ['-shared', '-fPIC', '-o', x64, join(dir, 'lib.c')]);
+  const arm64 = join(dir, 'libanswer-arm64.so');
+  const bytes = readFileSync(x64);
+  bytes.writeUInt16LE(183, 18);
+  writeFileSync(arm64, bytes);
+  const text = join(dir, 'libonnxruntime.so');
+  writeFileSync(text, 'not a shared library');
+  const paths = [dir, '/dev/null', text, arm64];
+  const results = inFreshProcess(`
+    report(${JSON.stringify(paths)}.map((path) => { try { lib.loadRuntime(path); return 'loaded'; } catch (e) { return failure(e); } }));
+  `).result as { code: string; message: string }[];
+  const expected = [/it is a directory, not a regular file/, /it is a character device, not a regular file/, /not an ELF shared object: it starts with the bytes 6e 6f 74 20/, /for AArch64 \(arm64\).*this process \(x64\) needs x86-64/];
+  results.forEach((result, i) => {
+    assert.is(result.code, 'RUNTIME_LOAD_FAILED', `${paths[i]}: ${JSON.stringify(result)}`);
+    assert.ok(result.message.includes(paths[i]), result.message);
+    assert.match(result.message, expected[i]);
+  });
+});
+
+Loading.run();

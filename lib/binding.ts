@@ -81,7 +81,8 @@ export interface NativeSessionOptions {
 
 export interface NativeAddon {
   apiVersion: number;
-  loadRuntime(path: string): { path: string; version: string; apiVersion: number };
+  /** The runtime loaded, or, for a library that takes OrtGetApiBase from a dependency, that dependency's path (nothing loaded). */
+  loadRuntime(path: string): { path: string; version: string; apiVersion: number } | { entryPointIn: string };
   availableProviders(): string[];
   setRunHeader(header: Float64Array): void;
   drainCompletions(): number;

@@ -55,7 +55,8 @@ function bundledRuntimePath(): string {
  * a FIFO and crash the process (SIGBUS) on a truncated library: it must be a regular
  * file in this platform's format (on Linux, an ELF shared object for this machine,
  * whose headers and segments all lie inside the file; on macOS, Mach-O; on Windows,
- * PE).
+ * PE). A library that only links ONNX Runtime (its `OrtGetApiBase` comes from a
+ * dependency) is refused, naming the ONNX Runtime library it uses.
  *
  * @param path - An ONNX Runtime shared library (`libonnxruntime.so*`, `.dylib`, `.dll`), 1.21 or newer.
  * @returns What was loaded.
@@ -111,8 +112,9 @@ export function loadRuntime(path?: string): RuntimeInfo {
     throw new OrtError(`Cannot load ONNX Runtime from ${candidate} (from ${source}): ${problem}. ${fix}`, 'RUNTIME_LOAD_FAILED');
   }
   const addon = native(); // outside the try: a missing addon has its own message
+  let result: ReturnType<typeof addon.loadRuntime>;
   try {
-    loaded = addon.loadRuntime(candidate);
+    result = addon.loadRuntime(candidate);
   } catch (err) {
     if (!isOrtError(err)) throw err;
     const fix =
@@ -125,6 +127,15 @@ export function loadRuntime(path?: string): RuntimeInfo {
           : `Check that the file is an ONNX Runtime library for ${process.platform}-${process.arch}, and that its own dependencies are found.`;
     throw new OrtError(`Cannot load ONNX Runtime from ${candidate} (from ${source}): ${err.message}. ${fix}`, err.code);
   }
+  if ('entryPointIn' in result) {
+    throw new OrtError(
+      `Cannot load ONNX Runtime from ${candidate} (from ${source}): it is not ONNX Runtime but a library that uses ONNX Runtime ` +
+        `from ${result.entryPointIn} (OrtGetApiBase, ONNX Runtime's entry point, is defined there, not in this file). ` +
+        `Point ${bundled ? RUNTIME_PATH_ENV : source} at ${result.entryPointIn} instead.`,
+      'RUNTIME_LOAD_FAILED',
+    );
+  }
+  loaded = result;
   return loaded;
 }
 

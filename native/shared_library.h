@@ -16,4 +16,11 @@ void* OpenSharedLibrary(const std::string& path, std::string& error);
 // The address of `name` in `library`, or nullptr.
 void* FindSymbol(void* library, const char* name);
 
+// Where `symbol`, an address FindSymbol found in `library`, is defined when that is not
+// `library` itself: dlsym also searches the libraries it depends on, so a program's
+// library that links ONNX Runtime yields ONNX Runtime's OrtGetApiBase. Returns the path
+// of the dependency that defines it, or "" when `library` defines it itself (or when
+// that cannot be told).
+std::string DefinedInDependency(void* library, const void* symbol);
+
 }  // namespace onnx_native

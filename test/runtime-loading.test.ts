@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from './helpers/common';
@@ -16,6 +16,8 @@ const Loading = suite('which ONNX Runtime a process loads, and which files it re
 
 /** The CPU build that comes with the package (ONNX Runtime 1.28). */
 const BUNDLED = join(root, 'node_modules', 'sherpa-onnx-linux-x64', 'libonnxruntime.so');
+/** sherpa-onnx's own C API: a library that links ONNX Runtime (BUNDLED) without being it. */
+const SHERPA_C_API = join(root, 'node_modules', 'sherpa-onnx-linux-x64', 'libsherpa-onnx-c-api.so');
 
 const LIMIT_MS = 60_000;
 const MARK = 'RESULT ';
@@ -127,6 +129,50 @@ Loading('directories, devices, other formats and other machines are RUNTIME_LOAD
     assert.ok(result.message.includes(paths[i]), result.message);
     assert.match(result.message, expected[i]);
   });
+});
+
+Loading('a library that only links ONNX Runtime is refused, naming the ONNX Runtime it uses', () => {
+  // A stand-in: libwrapper.so links libfake-ort.so, whose OrtGetApiBase is that of an
+  // ONNX Runtime that serves no API version (taken for ONNX Runtime, it is RUNTIME_TOO_OLD).
+  const dir = tempDir();
+  writeFileSync(
+    join(dir, 'ort.c'),
+    `#include <stddef.h>
+     typedef struct { const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); } OrtApiBase;
+     static const void* get_api(unsigned version) { return NULL; }
+     static const char* get_version(void) { return "1.16.3"; }
+     static const OrtApiBase base = { get_api, get_version };
+     const OrtApiBase* OrtGetApiBase(void) { return &base; }`,
+  );
+  writeFileSync(join(dir, 'wrapper.c'), 'const void* OrtGetApiBase(void); const void* wrapped(void) { return OrtGetApiBase(); }');
+  const fakeOrt = join(dir, 'libfake-ort.so');
+  const wrapper = join(dir, 'libwrapper.so');
+  execFileSync('cc', ['-shared', '-fPIC', '-o', fakeOrt, join(dir, 'ort.c')]);
+  execFileSync('cc', ['-shared', '-fPIC', '-o', wrapper, join(dir, 'wrapper.c'), `-L${dir}`, '-lfake-ort', '-Wl,-rpath,$ORIGIN']);
+  const stub = inFreshProcess(`try { lib.loadRuntime(${JSON.stringify(wrapper)}); report('loaded'); } catch (e) { report(failure(e)); }`).result;
+  assert.is(stub.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(stub));
+  assert.ok(stub.message.includes(`uses ONNX Runtime from ${fakeOrt}`), stub.message);
+
+  // The real case: sherpa-onnx's C API library, which depends on the bundled libonnxruntime.so.
+  if (!existsSync(SHERPA_C_API)) return;
+  const real = inFreshProcess(`
+    const out = {};
+    await lib.createSession(model).then(() => { out.loaded = lib.loadRuntime(); }, (e) => { out.failed = failure(e); });
+    // The fix the message gives works, in the same process.
+    const suggested = out.failed && /Point ORT_DYLIB_PATH at (.*) instead\\./.exec(out.failed.message);
+    if (suggested) {
+      process.env.ORT_DYLIB_PATH = suggested[1];
+      await lib.createSession(model);
+      out.retried = lib.loadRuntime();
+    }
+    report(out);
+  `, SHERPA_C_API).result;
+  assert.is(real.failed?.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(real));
+  assert.ok(real.failed.message.includes(SHERPA_C_API), real.failed.message);
+  assert.ok(real.failed.message.includes(`uses ONNX Runtime from ${BUNDLED}`), real.failed.message);
+  assert.ok(real.failed.message.includes(`Point ORT_DYLIB_PATH at ${BUNDLED} instead.`), real.failed.message);
+  assert.is(real.retried?.path, BUNDLED);
+  assert.match(real.retried.version, /^1\.28\./);
 });
 
 Loading.run();

@@ -47,6 +47,13 @@ Napi::Value JS_LoadRuntime(const Napi::CallbackInfo& info) {
   });
 }
 
+// loadedRuntime() => { path, version, apiVersion } of what this process loaded, from
+// whichever thread, or undefined.
+Napi::Value JS_LoadedRuntime(const Napi::CallbackInfo& info) {
+  const Runtime* runtime = LoadedRuntime();
+  return runtime != nullptr ? RuntimeInfo(info.Env(), *runtime) : info.Env().Undefined();
+}
+
 // availableProviders() => string[]: the execution providers the loaded library has.
 Napi::Value JS_AvailableProviders(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -128,6 +135,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data.deviceTensorClass = Napi::Persistent(NativeDeviceTensor::Define(env));
 
   exports.Set("loadRuntime", Napi::Function::New<JS_LoadRuntime>(env, "loadRuntime"));
+  exports.Set("loadedRuntime", Napi::Function::New<JS_LoadedRuntime>(env, "loadedRuntime"));
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
   exports.Set("configure", Napi::Function::New<JS_Configure>(env, "configure"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));

@@ -73,6 +73,8 @@ const Runtime* LoadRuntime(const std::string& path, std::string& entryPointIn) {
   return g_runtime.load();
 }
 
+const Runtime* LoadedRuntime() { return g_runtime.load(std::memory_order_acquire); }
+
 const Runtime& CurrentRuntime() {
   const Runtime* runtime = g_runtime.load(std::memory_order_acquire);
   if (runtime == nullptr) {

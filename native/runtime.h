@@ -28,6 +28,10 @@ struct Runtime {
 // and the result is nullptr. lib/runtime.ts decides what to tell the caller.
 const Runtime* LoadRuntime(const std::string& path, std::string& entryPointIn);
 
+// The loaded runtime, or nullptr if LoadRuntime has not succeeded yet (in any thread:
+// the runtime is per process, not per JavaScript environment).
+const Runtime* LoadedRuntime();
+
 // The loaded runtime; throws RUNTIME_NOT_LOADED if LoadRuntime has not succeeded yet.
 const Runtime& CurrentRuntime();
 

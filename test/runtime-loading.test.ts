@@ -16,6 +16,8 @@ const Loading = suite('which ONNX Runtime a process loads, and which files it re
 
 /** The CPU build that comes with the package (ONNX Runtime 1.28). */
 const BUNDLED = join(root, 'node_modules', 'sherpa-onnx-linux-x64', 'libonnxruntime.so');
+/** onnxruntime-node's official build (ONNX Runtime 1.30): a second, different library. */
+const OFFICIAL = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1');
 /** sherpa-onnx's own C API: a library that links ONNX Runtime (BUNDLED) without being it. */
 const SHERPA_C_API = join(root, 'node_modules', 'sherpa-onnx-linux-x64', 'libsherpa-onnx-c-api.so');
 
@@ -173,6 +175,96 @@ Loading('a library that only links ONNX Runtime is refused, naming the ONNX Runt
   assert.ok(real.failed.message.includes(`Point ORT_DYLIB_PATH at ${BUNDLED} instead.`), real.failed.message);
   assert.is(real.retried?.path, BUNDLED);
   assert.match(real.retried.version, /^1\.28\./);
+});
+
+/**
+ * A worker thread of a child process whose main thread loaded `choose`; the worker
+ * reports what it sees. `choose` is run in the main thread (`runtime` = the library).
+ */
+function workerSees(choose: string, runtime: string, dylibPath?: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const worker = `
+    require('tsx/cjs');
+    const { parentPort } = require('node:worker_threads');
+    const lib = require(${JSON.stringify(join(root, 'lib', 'index.ts'))});
+    const model = require(${JSON.stringify(join(root, 'test', 'helpers', 'onnx-model.ts'))}).reluModel();
+    const failure = (e) => ({ code: e.code, message: e.message });
+    (async () => {
+      const out = {};
+      try { out.providers = lib.availableProviders(); } catch (e) { out.providersFailed = failure(e); }
+      try {
+        const session = await lib.createSession(model);
+        out.y = Array.from((await session.run({ x: lib.tensor('float32', [-3, 4]) })).y.data);
+      } catch (e) { out.sessionFailed = failure(e); }
+      try { out.loaded = lib.loadRuntime(); } catch (e) { out.loadFailed = failure(e); }
+      const other = out.loaded && out.loaded.path === ${JSON.stringify(BUNDLED)} ? ${JSON.stringify(OFFICIAL)} : ${JSON.stringify(BUNDLED)};
+      try { lib.loadRuntime(other); out.otherLoaded = true; } catch (e) { out.other = failure(e); }
+      parentPort.postMessage(out);
+    })();
+  `;
+  return inFreshProcess(
+    `
+    const runtime = ${JSON.stringify(runtime)};
+    ${choose}
+    const main = lib.loadRuntime();
+    const { Worker } = require('node:worker_threads');
+    const seen = await new Promise((resolve, reject) => {
+      const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+      w.once('message', (m) => { resolve(m); w.terminate(); });
+      w.once('error', reject);
+    });
+    report({ main, worker: seen });
+  `,
+    dylibPath,
+  ).result;
+}
+
+Loading("a worker thread uses the library the main thread chose with loadRuntime(path) or runtimePath", () => {
+  for (const choose of ['lib.loadRuntime(runtime);', 'await lib.createSession(model, { runtimePath: runtime });']) {
+    // The library the main thread chooses is not the one a worker would choose on its
+    // own (ORT_DYLIB_PATH unset: the bundled build; ORT_DYLIB_PATH set: that file).
+    for (const [runtime, dylibPath] of [[OFFICIAL, undefined], [BUNDLED, OFFICIAL]] as const) {
+      const what = `${choose} with ${runtime}, ORT_DYLIB_PATH=${dylibPath ?? '(unset)'}`;
+      const { main, worker } = workerSees(choose, runtime, dylibPath);
+      assert.is(main.path, runtime, what);
+      assert.is(worker.providersFailed, undefined, `${what}: ${JSON.stringify(worker.providersFailed)}`);
+      assert.is(worker.sessionFailed, undefined, `${what}: ${JSON.stringify(worker.sessionFailed)}`);
+      assert.ok(worker.providers.includes('CPUExecutionProvider'), what);
+      assert.equal(worker.y, [0, 4], what);
+      assert.equal(worker.loaded, main, what);
+      // An explicit, different library is still a conflict, in a worker too.
+      assert.is(worker.other?.code, 'RUNTIME_CONFLICT', `${what}: ${JSON.stringify(worker)}`);
+    }
+  }
+});
+
+Loading('an explicit runtime path wins over ORT_DYLIB_PATH, and a different one afterwards is RUNTIME_CONFLICT', () => {
+  for (const [explicit, fromEnv] of [[BUNDLED, OFFICIAL], [OFFICIAL, BUNDLED]]) {
+    for (const choose of ['await lib.createSession(model, { runtimePath: runtime });', 'lib.loadRuntime(runtime); await lib.createSession(model);']) {
+      const what = `${choose} with ${explicit}, ORT_DYLIB_PATH=${fromEnv}`;
+      const out = inFreshProcess(
+        `
+        const runtime = ${JSON.stringify(explicit)};
+        const out = {};
+        try {
+          ${choose}
+          out.loaded = lib.loadRuntime();
+          out.providers = lib.availableProviders();
+          out.again = lib.loadRuntime(runtime);
+        } catch (e) { out.failed = failure(e); }
+        try { lib.loadRuntime(${JSON.stringify(fromEnv)}); out.envLoaded = true; } catch (e) { out.env = failure(e); }
+        report(out);
+      `,
+        fromEnv,
+      ).result;
+      assert.is(out.failed, undefined, `${what}: ${JSON.stringify(out.failed)}`);
+      assert.is(out.loaded.path, explicit, what);
+      assert.match(out.loaded.version, explicit === BUNDLED ? /^1\.28\./ : /^1\.30\./, what);
+      assert.equal(out.again, out.loaded, what);
+      assert.ok(out.providers.includes('CPUExecutionProvider'), what);
+      assert.is(out.env?.code, 'RUNTIME_CONFLICT', `${what}: ${JSON.stringify(out)}`);
+      assert.ok(out.env.message.includes(`already loaded from ${explicit}`), out.env.message);
+    }
+  }
 });
 
 Loading.run();

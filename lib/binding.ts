@@ -86,7 +86,10 @@ export interface NativeSessionOptions {
 
 export interface NativeAddon {
   apiVersion: number;
-  loadRuntime(path: string): { path: string; version: string; apiVersion: number };
+  /** The runtime loaded, or, for a library that takes OrtGetApiBase from a dependency, that dependency's path (nothing loaded). */
+  loadRuntime(path: string): { path: string; version: string; apiVersion: number } | { entryPointIn: string };
+  /** What this process has loaded, from any thread (the runtime is per process). */
+  loadedRuntime(): { path: string; version: string; apiVersion: number } | undefined;
   availableProviders(): string[];
   setRunHeader(header: Float64Array): void;
   drainCompletions(): number;

@@ -25,18 +25,34 @@ Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string&
 
 namespace {
 
-// loadRuntime(path) => { path, version, apiVersion }
+Napi::Object RuntimeInfo(Napi::Env env, const Runtime& runtime) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("path", runtime.path);
+  out.Set("version", runtime.version);
+  out.Set("apiVersion", ORT_API_VERSION);
+  return out;
+}
+
+// loadRuntime(path) => { path, version, apiVersion }, or { entryPointIn } for a library
+// that gets OrtGetApiBase from a dependency (nothing is loaded then; see runtime.h).
 Napi::Value JS_LoadRuntime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     if (!info[0].IsString()) throw BindingError("INVALID_ARGUMENT", "path must be a string");
-    const Runtime& runtime = LoadRuntime(info[0].As<Napi::String>().Utf8Value());
+    std::string entryPointIn;
+    const Runtime* runtime = LoadRuntime(info[0].As<Napi::String>().Utf8Value(), entryPointIn);
+    if (runtime != nullptr) return RuntimeInfo(env, *runtime);
     Napi::Object out = Napi::Object::New(env);
-    out.Set("path", runtime.path);
-    out.Set("version", runtime.version);
-    out.Set("apiVersion", ORT_API_VERSION);
+    out.Set("entryPointIn", entryPointIn);
     return out;
   });
+}
+
+// loadedRuntime() => { path, version, apiVersion } of what this process loaded, from
+// whichever thread, or undefined.
+Napi::Value JS_LoadedRuntime(const Napi::CallbackInfo& info) {
+  const Runtime* runtime = LoadedRuntime();
+  return runtime != nullptr ? RuntimeInfo(info.Env(), *runtime) : info.Env().Undefined();
 }
 
 // availableProviders() => string[]: the execution providers the loaded library has.
@@ -127,6 +143,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data.deviceTensorClass = Napi::Persistent(NativeDeviceTensor::Define(env));
 
   exports.Set("loadRuntime", Napi::Function::New<JS_LoadRuntime>(env, "loadRuntime"));
+  exports.Set("loadedRuntime", Napi::Function::New<JS_LoadedRuntime>(env, "loadedRuntime"));
   exports.Set("availableProviders", Napi::Function::New<JS_AvailableProviders>(env, "availableProviders"));
   exports.Set("configure", Napi::Function::New<JS_Configure>(env, "configure"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));

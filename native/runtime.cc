@@ -17,31 +17,40 @@ std::atomic<const Runtime*> g_runtime{nullptr};
 
 using GetApiBaseFn = const OrtApiBase*(ORT_API_CALL*)();
 
-GetApiBaseFn OpenLibrary(const std::string& path) {
+// OrtGetApiBase of the library at `path`, or nullptr with `entryPointIn` set when the
+// symbol found is a dependency's (see LoadRuntime).
+GetApiBaseFn OpenLibrary(const std::string& path, std::string& entryPointIn) {
   std::string error;
   void* lib = OpenSharedLibrary(path, error);
   if (lib == nullptr) throw BindingError("RUNTIME_LOAD_FAILED", error);
-  auto fn = reinterpret_cast<GetApiBaseFn>(FindSymbol(lib, "OrtGetApiBase"));
-  if (fn == nullptr) {
+  void* symbol = FindSymbol(lib, "OrtGetApiBase");
+  if (symbol == nullptr) {
     throw BindingError("RUNTIME_LOAD_FAILED",
                        "the library has no OrtGetApiBase symbol: it is not ONNX Runtime");
   }
-  return fn;
+  entryPointIn = DefinedInDependency(lib, symbol);
+  if (!entryPointIn.empty()) return nullptr;
+  return reinterpret_cast<GetApiBaseFn>(symbol);
 }
 
 }  // namespace
 
-const Runtime& LoadRuntime(const std::string& path) {
+const Runtime* LoadRuntime(const std::string& path, std::string& entryPointIn) {
   std::lock_guard<std::mutex> lock(g_loadMutex);
   if (const Runtime* loaded = g_runtime.load()) {
     if (loaded->path != path) {
       throw BindingError("RUNTIME_CONFLICT", "ONNX Runtime is already loaded from " + loaded->path +
                                                  "; one process can use one copy");
     }
-    return *loaded;
+    return loaded;
   }
 
-  const OrtApiBase* base = OpenLibrary(path)();
+  GetApiBaseFn getApiBase = OpenLibrary(path, entryPointIn);
+  if (getApiBase == nullptr) return nullptr;
+  const OrtApiBase* base = getApiBase();
+  if (base == nullptr) {
+    throw BindingError("RUNTIME_LOAD_FAILED", "its OrtGetApiBase returned no API: it is not ONNX Runtime");
+  }
   std::string version = base->GetVersionString();
   const OrtApi* api = base->GetApi(ORT_API_VERSION);
   if (api == nullptr) {
@@ -61,8 +70,10 @@ const Runtime& LoadRuntime(const std::string& path) {
   auto runtime = std::make_unique<Runtime>(
       Runtime{path, version, api, envOwner.release(), cpuOwner.release()});
   g_runtime.store(runtime.release());
-  return *g_runtime.load();
+  return g_runtime.load();
 }
+
+const Runtime* LoadedRuntime() { return g_runtime.load(std::memory_order_acquire); }
 
 const Runtime& CurrentRuntime() {
   const Runtime* runtime = g_runtime.load(std::memory_order_acquire);

@@ -21,7 +21,16 @@ struct Runtime {
 // process would each bring their own thread pools and allocators). Thread-safe: worker
 // threads load through here too. Throws BindingError RUNTIME_LOAD_FAILED,
 // RUNTIME_TOO_OLD or RUNTIME_CONFLICT.
-const Runtime& LoadRuntime(const std::string& path);
+//
+// A library whose OrtGetApiBase is not its own but comes from a library it depends on
+// (a program's library that links ONNX Runtime) is not taken for ONNX Runtime: nothing
+// is loaded, `entryPointIn` is set to the path of the library that defines the symbol,
+// and the result is nullptr. lib/runtime.ts decides what to tell the caller.
+const Runtime* LoadRuntime(const std::string& path, std::string& entryPointIn);
+
+// The loaded runtime, or nullptr if LoadRuntime has not succeeded yet (in any thread:
+// the runtime is per process, not per JavaScript environment).
+const Runtime* LoadedRuntime();
 
 // The loaded runtime; throws RUNTIME_NOT_LOADED if LoadRuntime has not succeeded yet.
 const Runtime& CurrentRuntime();

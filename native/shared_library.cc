@@ -51,4 +51,24 @@ void* FindSymbol(void* library, const char* name) {
 #endif
 }
 
+std::string DefinedInDependency(void* library, const void* symbol) {
+#ifdef _WIN32
+  // GetProcAddress looks only at the module's own export table, never at the DLLs it
+  // imports: what FindSymbol found is always the library's own.
+  (void)library;
+  (void)symbol;
+  return "";
+#else
+  Dl_info info{};
+  if (dladdr(symbol, &info) == 0 || info.dli_fname == nullptr || info.dli_fname[0] == '\0') return "";
+  // The object that holds the address, by the name the loader knows it by; RTLD_NOLOAD
+  // only looks it up (it is loaded: the address is in it) and takes a reference, which
+  // dlclose gives back.
+  void* owner = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  if (owner == nullptr) return "";
+  dlclose(owner);
+  return owner == library ? "" : info.dli_fname;
+#endif
+}
+
 }  // namespace onnx_native

@@ -22,4 +22,11 @@ void* FindSymbol(void* library, const char* name);
 // environment and run the addon's code. Returns false if the library could not be pinned.
 bool PinLibraryContaining(const void* address);
 
+// Where `symbol`, an address FindSymbol found in `library`, is defined when that is not
+// `library` itself: dlsym also searches the libraries it depends on, so a program's
+// library that links ONNX Runtime yields ONNX Runtime's OrtGetApiBase. Returns the path
+// of the dependency that defines it, or "" when `library` defines it itself (or when
+// that cannot be told).
+std::string DefinedInDependency(void* library, const void* symbol);
+
 }  // namespace onnx_native

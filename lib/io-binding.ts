@@ -47,7 +47,11 @@ function inPlace(t: CheckedTensor): { array?: ArrayBufferView; bytes?: number } 
 
 /** Options of {@link IoBinding.run}. */
 export interface BindingRunOptions {
-  /** Cancels the run: it rejects with `ABORTED` at once, and ONNX Runtime stops between operators. */
+  /**
+   * Cancels the run: it rejects with `ABORTED` at once if it had not started (it never
+   * will), else as soon as ONNX Runtime has stopped it, between two operators; either
+   * way its arrays are no longer read when it rejects.
+   */
   signal?: AbortSignal;
   /** This run's log level. */
   logSeverityLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
@@ -71,7 +75,8 @@ function checkStillThere(bound: ReadonlyMap<string, Bound<unknown>>, role: strin
 /**
  * Inputs and outputs bound to memory once, for many runs. Made by
  * {@link Session.createBinding}. Bound arrays are read and written in place: do not
- * change an input's array while a run is in flight.
+ * change an input's array while a run is in flight, nor transfer a bound array while
+ * one is (between runs, a transferred one is refused at the next run).
  *
  * @typeParam S - The model's signature; see {@link Signature}.
  */

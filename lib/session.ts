@@ -60,7 +60,11 @@ export interface ModelMetadata {
 
 /** Options of one run. */
 export interface RunOptions<S extends Signature = AnySignature, O extends OutputName<S> = OutputName<S>> {
-  /** Cancels the run: it rejects with `ABORTED` at once, and ONNX Runtime stops between operators. */
+  /**
+   * Cancels the run: it rejects with `ABORTED` at once if it had not started (it never
+   * will), else as soon as ONNX Runtime has stopped it, between two operators; either
+   * way its arrays are no longer read when it rejects.
+   */
   signal?: AbortSignal;
   /** Compute only these outputs. Default: all of them. */
   outputNames?: readonly O[];

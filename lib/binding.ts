@@ -1,5 +1,5 @@
 /**
- * @internal Loads the native addon (prebuilds/ first, then build/, via node-gyp-build)
+ * @internal Loads the native addon (a local build/ first, then prebuilds/, as node-gyp-build orders them)
  * and describes what it exports. Nothing here is public API.
  */
 import { join } from 'node:path';

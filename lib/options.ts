@@ -17,9 +17,10 @@ export type LogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
  */
 export interface SessionOptions {
   /**
-   * The ONNX Runtime shared library to use. Default: the `ORT_DYLIB_PATH` environment
-   * variable, else the CPU build that comes with this package. One library
-   * per process: the first session decides.
+   * The ONNX Runtime shared library to use. Default: the one this process has already
+   * loaded (by any thread), else the `ORT_DYLIB_PATH` environment variable, else the CPU
+   * build that comes with this package. One library per process: a different path from
+   * the loaded one is `RUNTIME_CONFLICT`.
    */
   runtimePath?: string;
   /** Threads for parallelism inside one operator. Default: 0, one per physical core. */

@@ -6,15 +6,19 @@ import { identityModel, reluModel, T } from './helpers/onnx-model';
 const Memory = suite('no growth over long runs');
 
 /**
- * Growth is bounded per run, over enough runs for a small leak to stand out: on a clean
- * build these loops grow RSS by 0.001 to 0.03 KiB per run over 100,000 runs (allocator
- * caches, the JS heap settling, ONNX Runtime's arena), and leaking one OrtValue and one
- * RunOptions per run grows it by 0.4 to 0.5 KiB per run (measured, with the leak put in
- * on purpose: +39 to +51 MiB). 0.1 KiB per run (about 10 MiB over 100,000) separates
- * the two. Leaking a run's 64 KiB output would be 640 times the bound.
+ * Growth is bounded per run, over enough runs for a small leak to stand out: leaking one
+ * OrtValue and one RunOptions per run grows RSS by 0.4 to 0.5 KiB per run (measured, with
+ * the leak put in on purpose: +39 to +51 MiB over 100,000 runs), where a clean build grows
+ * it by 0.001 to 0.03 KiB per run, except for a step now and then: the C allocator's and
+ * ONNX Runtime's arena's high-water mark rises when the garbage collector happens to leave
+ * more outputs unfreed at once than ever before (one such step: 34 MiB within 100,000
+ * runs). So the runs are measured in WINDOWS windows, and the median window is held to
+ * the bound: a leak grows every window, a step only one. 0.1 KiB per run separates the
+ * two; leaking a run's 64 KiB output would be 640 times the bound.
  */
 const KIB_PER_RUN = 0.1;
 const RUNS = 100_000;
+const WINDOWS = 5;
 const WARMUP = 5_000;
 const ELEMENTS = 16_384; // 64 KiB of float32
 
@@ -31,20 +35,43 @@ async function settle(): Promise<void> {
   }
 }
 
-/** RSS growth over `runs` calls of `once` after a warm-up, in KiB per call. */
-async function growthPerRun(runs: number, once: (i: number) => unknown): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await once(i);
-  await settle();
-  const before = process.memoryUsage().rss;
-  for (let i = 0; i < runs; i++) await once(i);
-  // Let finalizers of collected output buffers run before measuring.
-  await settle();
-  return (process.memoryUsage().rss - before) / 1024 / runs;
+/** What the process holds: all of it (RSS), and what JavaScript holds (its heap and ArrayBuffers). */
+function held(): { rss: number; js: number } {
+  const m = process.memoryUsage();
+  return { rss: m.rss, js: m.heapUsed + m.external };
 }
 
-/** Asserts a growth per run within the bound, saying the growth in all. */
-function assertFlat(kibPerRun: number, runs: number): void {
-  assert.ok(kibPerRun < KIB_PER_RUN, `RSS grew ${kibPerRun.toFixed(3)} KiB per run, ${mib(kibPerRun * 1024 * runs).toFixed(1)} MiB over ${runs} runs`);
+const median = (values: number[]) => values.slice().sort((a, b) => a - b)[values.length >> 1];
+
+/**
+ * Growth per call of `once` over `runs` calls after a warm-up, in KiB, in the median of
+ * WINDOWS windows: of RSS, and of what JavaScript holds alone.
+ */
+async function growth(runs: number, once: (i: number) => unknown): Promise<{ rss: number; js: number }> {
+  for (let i = 0; i < WARMUP; i++) await once(i);
+  await settle();
+  const perWindow = Math.ceil(runs / WINDOWS);
+  const rss: number[] = [];
+  const js: number[] = [];
+  for (let w = 0; w < WINDOWS; w++) {
+    const before = held();
+    for (let i = 0; i < perWindow; i++) await once(i);
+    // Let finalizers of collected output buffers run before measuring.
+    await settle();
+    const after = held();
+    rss.push((after.rss - before.rss) / 1024 / perWindow);
+    js.push((after.js - before.js) / 1024 / perWindow);
+  }
+  return { rss: median(rss), js: median(js) };
+}
+
+async function growthPerRun(runs: number, once: (i: number) => unknown): Promise<number> {
+  return (await growth(runs, once)).rss;
+}
+
+/** Asserts a growth per run within `bound`, saying the growth in all. */
+function assertFlat(kibPerRun: number, runs: number, bound = KIB_PER_RUN, what = 'RSS'): void {
+  assert.ok(kibPerRun < bound, `${what} grew ${kibPerRun.toFixed(3)} KiB per run in the median window, ${mib(kibPerRun * 1024 * runs).toFixed(1)} MiB over ${runs} runs at that rate`);
 }
 
 Memory(`${RUNS} async runs with 64 KiB outputs: RSS grows less than ${KIB_PER_RUN} KiB per run`, async () => {
@@ -77,7 +104,17 @@ Memory(`${STRING_RUNS} string-tensor runs: RSS grows less than ${KIB_PER_RUN} Ki
   assertFlat(growth, STRING_RUNS);
 });
 
-Memory(`${RUNS} batched requests, one in 8 aborted: RSS grows less than ${KIB_PER_RUN} KiB per request`, async () => {
+/**
+ * The batcher's own bookkeeping is held to what JavaScript holds, whose growth is exact
+ * (0.002 KiB per request measured): retaining anything per request breaks its bound. RSS
+ * under batches moves in steps of 5 to 15 MiB with the allocators' high-water mark (batch
+ * sizes vary with timing), up and down, on this code and the code before it, with ONNX
+ * Runtime's arena or without: it is held to the runs' bound in the median window like
+ * the tests above.
+ */
+const JS_KIB_PER_REQUEST = 0.02;
+
+Memory(`${RUNS} batched requests, one in 8 aborted: RSS grows less than ${KIB_PER_RUN} KiB per request, what JavaScript holds less than ${JS_KIB_PER_REQUEST}`, async () => {
   // Requests go in bursts of 8, so they share batches and go through the batch buffers
   // and output views; one in 8 is aborted in the queue, and the batching session's
   // statistics keep only bounded samples.
@@ -94,12 +131,13 @@ Memory(`${RUNS} batched requests, one in 8 aborted: RSS grows less than ${KIB_PE
         return pending;
       }),
     );
-  const growth = (await growthPerRun(RUNS / 8, burst)) / 8;
+  const perBurst = await growth(RUNS / 8, burst);
   const stats = batched.stats();
   batched.close();
   session.release();
   assert.ok(stats.batches < stats.completed, 'requests did not share batches');
-  assertFlat(growth, RUNS);
+  assertFlat(perBurst.js / 8, RUNS, JS_KIB_PER_REQUEST, 'what JavaScript holds');
+  assertFlat(perBurst.rss / 8, RUNS);
 });
 
 Memory(`${RUNS} I/O binding runs, outputs kept and allocated: RSS grows less than ${KIB_PER_RUN} KiB per run`, async () => {

@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "run_options.h"
 #include "session.h"
+#include "session_thread.h"
 
 namespace onnx_native {
 
@@ -109,7 +110,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Node deletes the data when this environment (main thread or worker) shuts down.
   env.SetInstanceData(std::make_unique<AddonData>().release());
   AddonData& data = AddonData::Of(env);
-  env.AddCleanupHook([env] { ShutdownCompletions(env); });
+  env.AddCleanupHook([env] {
+    ShutdownCompletions(env);
+    ShutdownSessionReleases();
+  });
 
   Napi::Function session = NativeSession::Define(env);
   data.sessionClass = Napi::Persistent(session);

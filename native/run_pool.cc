@@ -348,4 +348,14 @@ void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task) {
   Pool::Instance().Push(std::move(task), completions);
 }
 
+std::shared_ptr<CompletionQueue> BeginTask(Napi::Env env) {
+  const std::shared_ptr<CompletionQueue>& completions = CompletionsOf(env);
+  completions->Started();
+  return completions;
+}
+
+void EndTask(const std::shared_ptr<CompletionQueue>& completions, std::unique_ptr<PoolTask> task) {
+  completions->Finished(std::move(task));
+}
+
 }  // namespace onnx_native

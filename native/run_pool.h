@@ -98,4 +98,11 @@ Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task)
 // While tasks are in flight the environment's event loop stays alive.
 void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task);
 
+// For a thread of its own that runs tasks queued from JavaScript (session_thread.h):
+// BeginTask on the JavaScript thread as a task is queued (the environment's event loop
+// stays alive until it completes), EndTask on that thread once the task has executed;
+// its Complete() then runs on the JavaScript thread, as for the pool's tasks.
+std::shared_ptr<CompletionQueue> BeginTask(Napi::Env env);
+void EndTask(const std::shared_ptr<CompletionQueue>& completions, std::unique_ptr<PoolTask> task);
+
 }  // namespace onnx_native

@@ -24,6 +24,7 @@
         "native/runtime.cc",
         "native/session.cc",
         "native/session_options.cc",
+        "native/session_thread.cc",
         "native/shared_library.cc",
         "native/shared_sessions.cc",
         "native/tensor.cc"

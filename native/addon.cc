@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "run_options.h"
 #include "session.h"
+#include "session_thread.h"
 #include "shared_library.h"
 
 namespace onnx_native {
@@ -107,7 +108,10 @@ Napi::Value JS_DrainCompletions(const Napi::CallbackInfo& info) {
 void JS_SetCompletionPolling(const Napi::CallbackInfo& info) { SetCompletionPolling(info.Env(), info[0].ToBoolean()); }
 
 // stopRunsForExit(status), from process.on('exit'); see run_pool.h.
-void JS_StopRunsForExit(const Napi::CallbackInfo& info) { StopRunsForExit(info[0].ToNumber().Int32Value()); }
+void JS_StopRunsForExit(const Napi::CallbackInfo& info) {
+  StopRunsForExit(info[0].ToNumber().Int32Value());
+  FinishSessionReleasesForExit();
+}
 
 // setCompletionState(Int32Array of 2 over an ArrayBuffer of its own), once per
 // environment; see run_pool.h.
@@ -133,7 +137,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Node deletes the data when this environment (main thread or worker) shuts down.
   env.SetInstanceData(std::make_unique<AddonData>().release());
   AddonData& data = AddonData::Of(env);
-  env.AddCleanupHook([env] { ShutdownCompletions(env); });
+  env.AddCleanupHook([env] {
+    ShutdownCompletions(env);
+    ShutdownSessionReleases();
+  });
 
   Napi::Function session = NativeSession::Define(env);
   data.sessionClass = Napi::Persistent(session);

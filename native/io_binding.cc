@@ -156,7 +156,7 @@ void NativeIoBinding::JS_RunSync(const Napi::CallbackInfo& info) {
   Guard(env, [&] {
     OrtIoBinding* binding = Binding(env);
     std::shared_ptr<RunControl> control = RunOptions::From(info[0]);
-    RunningOnThisThread running;
+    WorkInProgress working;
     RunBinding(*state_->core, binding, control.get());
   });
 }

@@ -392,7 +392,7 @@ void ShutdownCompletions(Napi::Env env) {
   if (AddonData::Of(env).completions) AddonData::Of(env).completions->Shutdown();
 }
 
-RunningOnThisThread::RunningOnThisThread() {
+WorkInProgress::WorkInProgress() {
   ExitState& exit = Exit();
   exit.running++;
   if (exit.exiting) {
@@ -401,7 +401,7 @@ RunningOnThisThread::RunningOnThisThread() {
   }
 }
 
-RunningOnThisThread::~RunningOnThisThread() { EndRunning(); }
+WorkInProgress::~WorkInProgress() { EndRunning(); }
 
 void StopRunsForExit(int status) {
   ExitState& exit = Exit();
@@ -415,6 +415,16 @@ void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task) {
   const std::shared_ptr<CompletionQueue>& completions = CompletionsOf(env);
   completions->Started();
   Pool::Instance().Push(std::move(task), completions);
+}
+
+std::shared_ptr<CompletionQueue> BeginTask(Napi::Env env) {
+  const std::shared_ptr<CompletionQueue>& completions = CompletionsOf(env);
+  completions->Started();
+  return completions;
+}
+
+void EndTask(const std::shared_ptr<CompletionQueue>& completions, std::unique_ptr<PoolTask> task) {
+  completions->Finished(std::move(task));
 }
 
 }  // namespace onnx_native

@@ -91,20 +91,20 @@ void SetCompletionState(Napi::Env env, int32_t* cells);
 // Called once as `env` shuts down: waits for its tasks still on the pool.
 void ShutdownCompletions(Napi::Env env);
 
-// While it lives, counts a run on the calling thread (runSync()) as one the process's
-// exit must wait for (the pool counts its own). Throws FAIL once the exit has begun: ONNX
-// Runtime is about to be torn down.
-class RunningOnThisThread {
+// While it lives, counts work on the calling thread (a runSync(), a load on the session
+// thread) as work the process's exit must wait for; the pool counts its own tasks.
+// Throws FAIL once the exit has begun: ONNX Runtime is about to be torn down.
+class WorkInProgress {
  public:
-  RunningOnThisThread();
-  ~RunningOnThisThread();
-  RunningOnThisThread(const RunningOnThisThread&) = delete;
-  RunningOnThisThread& operator=(const RunningOnThisThread&) = delete;
+  WorkInProgress();
+  ~WorkInProgress();
+  WorkInProgress(const WorkInProgress&) = delete;
+  WorkInProgress& operator=(const WorkInProgress&) = delete;
 };
 
 // Called as the process exits (lib/ calls it from process.on('exit') on the main thread,
 // before exit() destroys ONNX Runtime's statics under any run still going): stops every
-// run, takes no more work, and waits a while for the runs in progress and loads to end.
+// run, takes no more work, and waits a while for the runs and loads in progress to end.
 // If one will not, ends the process at once with `status` rather than tear ONNX Runtime
 // down under it.
 void StopRunsForExit(int status);
@@ -115,5 +115,12 @@ Napi::Promise QueuePromiseTask(Napi::Env env, std::unique_ptr<PromiseTask> task)
 // Queues `task` on the pool; its Complete() runs later on `env`'s JavaScript thread.
 // While tasks are in flight the environment's event loop stays alive.
 void QueueOnPool(Napi::Env env, std::unique_ptr<PoolTask> task);
+
+// For a thread of its own that runs tasks queued from JavaScript (session_thread.h):
+// BeginTask on the JavaScript thread as a task is queued (the environment's event loop
+// stays alive until it completes), EndTask on that thread once the task has executed;
+// its Complete() then runs on the JavaScript thread, as for the pool's tasks.
+std::shared_ptr<CompletionQueue> BeginTask(Napi::Env env);
+void EndTask(const std::shared_ptr<CompletionQueue>& completions, std::unique_ptr<PoolTask> task);
 
 }  // namespace onnx_native

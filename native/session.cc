@@ -10,6 +10,7 @@
 #include "run_pool.h"
 #include "runtime.h"
 #include "session_options.h"
+#include "session_thread.h"
 #include "shared_sessions.h"
 
 namespace onnx_native {
@@ -23,8 +24,9 @@ Napi::Object SessionAndInfo(Napi::Env env, std::shared_ptr<SessionCore> core) {
   return result;
 }
 
-// Loads a model on the run pool: CreateSession can take seconds (graph optimization,
-// weight prepacking), far too long for the JavaScript thread.
+// Loads a model on the session thread (session_thread.h): CreateSession can take seconds
+// (graph optimization, weight prepacking), far too long for the JavaScript thread, and
+// on the run pool it would hold up runs. The session is destroyed on that thread too.
 class LoadTask : public PromiseTask {
  public:
   LoadTask(Napi::Env env, Napi::Value model, SessionOptionsSpec options)
@@ -44,6 +46,7 @@ class LoadTask : public PromiseTask {
 
  protected:
   void Run() override {
+    WorkInProgress working;  // the process's exit waits for the load
     const Runtime& runtime = CurrentRuntime();
     built_ = BuildSessionOptions(spec_);
     OrtSession* raw = nullptr;
@@ -52,7 +55,11 @@ class LoadTask : public PromiseTask {
     } else {
       Check(Api().CreateSession(runtime.env, ToOrtPath(path_).c_str(), built_.options.get(), &raw));
     }
-    auto core = std::make_shared<SessionCore>();
+    // Whoever holds the last reference (the JavaScript object, a run, an output's
+    // finalizer), the session goes where it was made.
+    std::shared_ptr<SessionCore> core(std::make_unique<SessionCore>().release(), [](SessionCore* dead) {
+      ReleaseOnSessionThread([dead] { std::unique_ptr<SessionCore> owned(dead); });
+    });
     core->keepAlive = spec_.keepAlive;
     core->session.reset(raw);
     core->info = ReadModelInfo(raw);
@@ -96,7 +103,7 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     CurrentRuntime();  // fail here, on the caller's stack, if nothing is loaded
     if (!info[1].IsObject()) throw BindingError("INVALID_ARGUMENT", "options must be an object");
-    return QueuePromiseTask(env, std::make_unique<LoadTask>(env, info[0], ReadSessionOptions(info[1].As<Napi::Object>())));
+    return QueueOnSessionThread(env, std::make_unique<LoadTask>(env, info[0], ReadSessionOptions(info[1].As<Napi::Object>())));
   });
 }
 
@@ -151,7 +158,7 @@ Napi::Value NativeSession::JS_RunSync(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     RunJob job(env, Core(env), info[0], RunOptions::From(info[1]));
     {
-      RunningOnThisThread running;
+      WorkInProgress working;
       job.Execute();
     }
     return job.Results(env, OutputMemory::kCopy);
@@ -172,7 +179,8 @@ Napi::Value NativeSession::JS_CreateBinding(const Napi::CallbackInfo& info) {
 }
 
 void NativeSession::JS_Release(const Napi::CallbackInfo&) {
-  // Runs in flight and live output buffers hold their own references.
+  // Runs in flight and live output buffers hold their own references; the last one
+  // dropped queues the session's destruction on the session thread.
   core_.reset();
 }
 

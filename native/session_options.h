@@ -1,6 +1,6 @@
 // Session options: read from the plain object lib/options.ts builds (on the JavaScript
-// thread), then turned into an OrtSessionOptions (on the run pool: registering a GPU
-// provider loads its libraries, which takes a while).
+// thread), then turned into an OrtSessionOptions (on the session thread: registering
+// a GPU provider loads its libraries, which takes a while).
 #pragma once
 
 #include <napi.h>

@@ -7,9 +7,9 @@ import { DET_MODEL } from './helpers/common';
 const Exit = suite('process.exit() with runs in flight');
 
 /** Exits at these delays after the runs start: before they reach the pool, while they run. */
-const DELAYS_MS = [0, 5, 20, 40, 80, 120, 160, 200];
+const DELAYS_MS = [0, 0, 5, 5, 20, 40, 80, 120, 160, 200];
 
-Exit(`process.exit() during runs and a load, ${DELAYS_MS.length} times: exit status kept, no signal, nothing from ONNX Runtime`, () => {
+Exit(`process.exit() during runs, loads and releases, ${DELAYS_MS.length} times: exit status kept, no signal, nothing from ONNX Runtime`, () => {
   const outcomes = DELAYS_MS.map((delay) => {
     const child = spawnSync(process.execPath, [join(__dirname, 'fixtures', 'exit-mid-run.cjs'), DET_MODEL, String(delay)], {
       encoding: 'utf8',

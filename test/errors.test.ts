@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSession, loadRuntime, tensor } from '../lib/index';
-import { CLS_MODEL, rejectsWith, root } from './helpers/common';
+import { CLS_MODEL, compileTooOldRuntime, rejectsWith, root } from './helpers/common';
 import { buildModel, identityModel, reluModel, T } from './helpers/onnx-model';
 
 const BadInput = suite('bad input gets its error code');
@@ -208,17 +208,8 @@ Runtime('an ONNX Runtime older than 1.21 is RUNTIME_TOO_OLD, naming the path and
   // A stand-in library whose OrtGetApiBase serves no API version above 20, as ONNX
   // Runtime 1.20 and older do.
   const dir = mkdtempSync(join(tmpdir(), 'onnx-native-'));
-  writeFileSync(
-    join(dir, 'old.c'),
-    `#include <stddef.h>
-     typedef struct { const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); } OrtApiBase;
-     static const void* get_api(unsigned version) { return NULL; }
-     static const char* get_version(void) { return "1.16.3"; }
-     static const OrtApiBase base = { get_api, get_version };
-     const OrtApiBase* OrtGetApiBase(void) { return &base; }`,
-  );
   const library = join(dir, 'libonnxruntime.so.1.16.3');
-  execFileSync('cc', ['-shared', '-fPIC', '-o', library, join(dir, 'old.c')]);
+  compileTooOldRuntime(library);
   const result = createSessionWithRuntime(library);
   assert.is(result.code, 'RUNTIME_TOO_OLD');
   assert.ok(result.message.includes(library), result.message);

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from './helpers/common';
+import { compileTooOldRuntime, root } from './helpers/common';
 
 const Loading = suite('which ONNX Runtime a process loads, and which files it refuses');
 
@@ -137,19 +137,10 @@ Loading('a library that only links ONNX Runtime is refused, naming the ONNX Runt
   // A stand-in: libwrapper.so links libfake-ort.so, whose OrtGetApiBase is that of an
   // ONNX Runtime that serves no API version (taken for ONNX Runtime, it is RUNTIME_TOO_OLD).
   const dir = tempDir();
-  writeFileSync(
-    join(dir, 'ort.c'),
-    `#include <stddef.h>
-     typedef struct { const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); } OrtApiBase;
-     static const void* get_api(unsigned version) { return NULL; }
-     static const char* get_version(void) { return "1.16.3"; }
-     static const OrtApiBase base = { get_api, get_version };
-     const OrtApiBase* OrtGetApiBase(void) { return &base; }`,
-  );
   writeFileSync(join(dir, 'wrapper.c'), 'const void* OrtGetApiBase(void); const void* wrapped(void) { return OrtGetApiBase(); }');
   const fakeOrt = join(dir, 'libfake-ort.so');
   const wrapper = join(dir, 'libwrapper.so');
-  execFileSync('cc', ['-shared', '-fPIC', '-o', fakeOrt, join(dir, 'ort.c')]);
+  compileTooOldRuntime(fakeOrt);
   execFileSync('cc', ['-shared', '-fPIC', '-o', wrapper, join(dir, 'wrapper.c'), `-L${dir}`, '-lfake-ort', '-Wl,-rpath,$ORIGIN']);
   const stub = inFreshProcess(`try { lib.loadRuntime(${JSON.stringify(wrapper)}); report('loaded'); } catch (e) { report(failure(e)); }`).result;
   assert.is(stub.code, 'RUNTIME_LOAD_FAILED', JSON.stringify(stub));

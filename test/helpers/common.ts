@@ -1,6 +1,8 @@
 /** Shared test helpers. */
 import { OrtError, availableProviders, type ErrorCode } from '../../lib/index';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const root = join(__dirname, '..', '..');
@@ -54,4 +56,22 @@ export function gpuProviderFailure(provider: 'cuda' | 'tensorrt'): { code: Error
   return availableProviders().includes(name)
     ? { code: 'EP_FAIL', reason: /libonnxruntime_providers_shared/ } // what it cannot load, in ONNX Runtime's words
     : { code: 'PROVIDER_UNAVAILABLE', reason: /not in the loaded ONNX Runtime/ };
+}
+
+/**
+ * Compiles, with `cc`, a stand-in ONNX Runtime at `library` whose OrtGetApiBase serves no
+ * API version (as ONNX Runtime 1.20 and older serve none above 20), and says it is 1.16.3.
+ */
+export function compileTooOldRuntime(library: string): void {
+  const source = `${library}.c`;
+  writeFileSync(
+    source,
+    `#include <stddef.h>
+     typedef struct { const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); } OrtApiBase;
+     static const void* get_api(unsigned version) { return NULL; }
+     static const char* get_version(void) { return "1.16.3"; }
+     static const OrtApiBase base = { get_api, get_version };
+     const OrtApiBase* OrtGetApiBase(void) { return &base; }`,
+  );
+  execFileSync('cc', ['-shared', '-fPIC', '-o', library, source]);
 }

@@ -2,31 +2,35 @@
  * onnx-native: ONNX Runtime for Node.js through its C API, with runs off the JavaScript
  * thread and tensors over your own memory.
  *
+ * The package's one entry. lib/ is in folders by concept, each importing only from those
+ * below it: core/, batching/, runtime/, then gpu/, pool/ and cli/ (the README's
+ * "Architecture" says what each owns).
+ *
  * @packageDocumentation
  */
-export { attachSession, createSession, Session } from './session';
-export { BatchedSession } from './batcher';
-export { IoBinding } from './io-binding';
-export { CudaStream, DeviceTensor, cudaStatus, pinnedTensor } from './cuda';
-export { buildEngine } from './engine';
-export type { BuildEngineOptions, BuiltEngine } from './engine';
-export type { CudaStatus } from './cuda';
-export type { BindingRunOptions } from './io-binding';
-export { createPool, InferencePool } from './pool';
-export type { PoolModelInfo, PoolModule, PoolOptions, PoolRunOptions } from './pool';
+export { attachSession, BatchedSession, createSession, Session } from './runtime/session';
+export { IoBinding } from './runtime/io-binding';
+export { CudaStream, DeviceTensor, cudaStatus, pinnedTensor } from './runtime/cuda';
+export { buildEngine } from './gpu/engine';
+export type { BuildEngineOptions, BuiltEngine } from './gpu/engine';
+export type { CudaStatus } from './runtime/cuda';
+export type { BindingRunOptions } from './runtime/io-binding';
+export { createPool, InferencePool } from './pool/pool';
+export type { PoolModelInfo, PoolModule, PoolOptions, PoolRunOptions } from './pool/pool';
 export { move } from 'piscina';
-export type { BatchedRunOptions, BatchingOptions } from './batcher';
-export type { BatchingStats, LatencySummary } from './batch-stats';
-export type { ModelMetadata, RunOptions, ValueMetadata } from './session';
-export { tensor } from './tensor';
-export type { AnyTensor, Tensor, TensorLike } from './tensor';
-export { elementTypes } from './dtypes';
-export type { ElementType, NumericElementType, TensorData, TensorDataMap } from './dtypes';
-export { OrtError } from './errors';
-export type { BindingErrorCode, ErrorCode, OrtStatusCode } from './errors';
-export { availableProviders, loadRuntime, RUNTIME_PATH_ENV } from './runtime';
-export type { RuntimeInfo } from './runtime';
-export type { LogLevel, SessionOptions } from './options';
+export type { BatchedRunOptions, BatchingOptions } from './batching/batcher';
+export type { BatchingStats, LatencySummary } from './batching/batch-stats';
+export type { ModelMetadata, RunOptions } from './runtime/session';
+export type { ValueMetadata } from './runtime/model-values';
+export { tensor } from './core/tensor';
+export type { AnyTensor, Tensor, TensorLike } from './core/tensor';
+export { elementTypes } from './core/dtypes';
+export type { ElementType, NumericElementType, TensorData, TensorDataMap } from './core/dtypes';
+export { OrtError } from './core/errors';
+export type { BindingErrorCode, ErrorCode, OrtStatusCode } from './core/errors';
+export { availableProviders, loadRuntime, RUNTIME_PATH_ENV } from './runtime/runtime-library';
+export type { RuntimeInfo } from './runtime/runtime-library';
+export type { LogLevel, SessionOptions } from './runtime/options';
 export type {
   CpuProviderOptions,
   CudaProviderOptions,
@@ -36,5 +40,5 @@ export type {
   ExecutionProviderOptions,
   ShapeProfile,
   TensorRtProviderOptions,
-} from './providers';
-export type { AnySignature, Feeds, OutputName, Results, Signature, TensorOf } from './signature';
+} from './runtime/providers';
+export type { AnySignature, Feeds, OutputName, Results, Signature, TensorOf } from './core/signature';

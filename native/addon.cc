@@ -1,4 +1,4 @@
-// Module entry: registers the classes and functions lib/binding.ts sees.
+// Module entry: registers the classes and functions lib/runtime/binding.ts sees.
 #include <napi.h>
 
 #include "addon_data.h"

@@ -17,14 +17,14 @@ class CompletionQueue;
 
 struct AddonData {
   std::shared_ptr<CompletionQueue> completions;  // native/run_pool.h, made on first use
-  Napi::FunctionReference errorClass;    // lib/errors.ts OrtError(message, code)
+  Napi::FunctionReference errorClass;    // lib/core/errors.ts OrtError(message, code)
   Napi::FunctionReference sessionClass;  // native/session.h NativeSession
   Napi::FunctionReference runOptionsClass;
   Napi::FunctionReference ioBindingClass;     // native/io_binding.h
   Napi::FunctionReference deviceTensorClass;  // native/device_tensor.h
   Napi::FunctionReference cudaStreamClass;    // native/device_tensor.h
   // Bytes per element, indexed by ONNX element type; 0 where JavaScript has no
-  // natural array for the type. Comes from lib/dtypes.ts, the one dtype table.
+  // natural array for the type. Comes from lib/core/dtypes.ts, the one dtype table.
   std::vector<size_t> elementSizes;
   // The run header (run_job.h) that lib/ rewrites before each run, and reads results from.
   Napi::ObjectReference runHeaderObject;
@@ -36,7 +36,7 @@ struct AddonData {
   static AddonData& Of(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 };
 
-// A JavaScript error of lib/errors.ts's class (a plain Error with `code` set, if
+// A JavaScript error of lib/core/errors.ts's class (a plain Error with `code` set, if
 // lib/ has not registered its class yet).
 Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message);
 

@@ -9,7 +9,7 @@
 
 namespace onnx_native {
 
-// A provider as lib/providers.ts describes it: ONNX Runtime's name for it and its
+// A provider as lib/runtime/providers.ts describes it: ONNX Runtime's name for it and its
 // option keys and values, already checked there.
 struct ProviderSpec {
   std::string name;  // e.g. "CUDAExecutionProvider"

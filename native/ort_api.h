@@ -16,7 +16,7 @@ namespace onnx_native {
 const OrtApi& Api();
 void SetApi(const OrtApi* api);  // called once, by LoadRuntime
 
-// An error on its way to JavaScript. `code` is one of lib/errors.ts's codes: the name
+// An error on its way to JavaScript. `code` is one of lib/core/errors.ts's codes: the name
 // of an OrtErrorCode (FAIL, INVALID_ARGUMENT, ...) or one of the binding's own.
 class BindingError : public std::runtime_error {
  public:

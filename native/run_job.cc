@@ -10,7 +10,7 @@
 namespace onnx_native {
 namespace {
 
-// Reads the header written by lib/session.ts, checking every bound as it goes.
+// Reads the header written by lib/runtime/session.ts, checking every bound as it goes.
 class HeaderReader {
  public:
   explicit HeaderReader(const AddonData& data) : values_(data.runHeader), length_(data.runHeaderLength) {

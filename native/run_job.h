@@ -1,7 +1,7 @@
 // One inference call: everything Run needs, gathered on the JavaScript thread so that
 // the run itself can happen on any thread without touching JavaScript.
 //
-// What lib/session.ts passes, packed so that a call costs a few N-API calls, not a few
+// What lib/runtime/session.ts passes, packed so that a call costs a few N-API calls, not a few
 // per dimension:
 //   the run header: a Float64Array that lib/ registers once per thread (setRunHeader)
 //           and rewrites before each call: [inputCount, outputCount,

@@ -25,7 +25,7 @@ struct Runtime {
 // A library whose OrtGetApiBase is not its own but comes from a library it depends on
 // (a program's library that links ONNX Runtime) is not taken for ONNX Runtime: nothing
 // is loaded, `entryPointIn` is set to the path of the library that defines the symbol,
-// and the result is nullptr. lib/runtime.ts decides what to tell the caller.
+// and the result is nullptr. lib/runtime/runtime-library.ts decides what to tell the caller.
 const Runtime* LoadRuntime(const std::string& path, std::string& entryPointIn);
 
 // The loaded runtime, or nullptr if LoadRuntime has not succeeded yet (in any thread:

@@ -1,4 +1,4 @@
-// A loaded model: the native half of lib/session.ts's Session.
+// A loaded model: the native half of lib/runtime/session.ts's Session.
 #pragma once
 
 #include <napi.h>

@@ -1,4 +1,4 @@
-// Session options: read from the plain object lib/options.ts builds (on the JavaScript
+// Session options: read from the plain object lib/runtime/options.ts builds (on the JavaScript
 // thread), then turned into an OrtSessionOptions (on the session thread: registering
 // a GPU provider loads its libraries, which takes a while).
 #pragma once
@@ -34,7 +34,7 @@ struct SessionOptionsSpec {
   std::vector<std::shared_ptr<void>> keepAlive;  // what the session must hold (its CUDA streams)
 };
 
-// Reads lib/options.ts's NativeSessionOptions. The object is one lib/ made itself, so
+// Reads lib/runtime/options.ts's NativeSessionOptions. The object is one lib/ made itself, so
 // no user getter runs in here; a wrong type is still a TypeError, not a crash.
 SessionOptionsSpec ReadSessionOptions(const Napi::Object& options);
 

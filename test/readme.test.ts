@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cudaStatus } from '../lib/index';
-import { errorCodes } from '../lib/errors';
+import { errorCodes } from '../lib/core/errors';
 import { root } from './helpers/common';
 
 const README = join(root, 'README.md');
@@ -201,7 +201,7 @@ Blocks.run();
 
 const Errors = suite('README: errors');
 
-Errors("the Errors section's list of codes is exactly the codes lib/errors.ts defines", () => {
+Errors("the Errors section's list of codes is exactly the codes lib/core/errors.ts defines", () => {
   const markdown = readFileSync(README, 'utf8');
   const section = markdown.slice(markdown.indexOf('### Errors'), markdown.indexOf('\n## ', markdown.indexOf('### Errors')));
   const paragraph = section.slice(section.indexOf('Codes:'));

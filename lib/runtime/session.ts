@@ -13,11 +13,11 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { native, type NativeModelInfo, type NativeSession, type NativeValueInfo } from './binding';
+import { native, type NativeModelInfo, type NativeSession } from './binding';
 import { POLL_ON_ALL_CORES_UP_TO_MS, POLL_UP_TO_MS, pollForCompletions } from './completion-polling';
 import { runHeader } from './run-header';
 import { nativeRunOptions } from './run-options';
-import { type DTypeInfo, type ElementType, dtypeByOnnx, onnxTypeName } from '../core/dtypes';
+import type { DTypeInfo } from '../core/dtypes';
 import { readOutput } from './output-meta';
 import { OrtError, abortError, isOrtError, type OrtStatusCode } from '../core/errors';
 import { type SessionOptions, toNativeOptions } from './options';
@@ -29,17 +29,7 @@ import { abortsOnEmpty } from './model-ops';
 import { type Slot, type ValueMetadata, checkAgainst, checkFits, toSlot } from './model-values';
 import { availableProviders, loadRuntime } from './runtime-library';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from '../core/signature';
-import {
-  type AnyTensor,
-  type CheckedTensor,
-  type Tensor,
-  dtypeOf,
-  label,
-  readTensor,
-  typedArrayBuffer,
-  typedArrayByteLength,
-  typedArrayByteOffset,
-} from '../core/tensor';
+import { type AnyTensor, type Tensor, dtypeOf, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset } from '../core/tensor';
 
 /** The model's own metadata. */
 export interface ModelMetadata {

@@ -22,4 +22,15 @@ export const {
   availableProviders,
   loadRuntime,
   RUNTIME_PATH_ENV,
+  // onnxruntime-node's API (lib/compat/)
+  InferenceSession,
+  Tensor,
+  env,
+  registerBackend,
+  listSupportedBackends,
+  TRACE,
+  TRACE_FUNC_BEGIN,
+  TRACE_FUNC_END,
+  TRACE_EVENT_BEGIN,
+  TRACE_EVENT_END,
 } = cjs;

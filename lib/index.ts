@@ -3,8 +3,12 @@
  * thread and tensors over your own memory.
  *
  * The package's one entry. lib/ is in folders by concept, each importing only from those
- * below it: core/, batching/, runtime/, then gpu/, pool/ and cli/ (the README's
+ * below it: core/, batching/, runtime/, then gpu/, pool/, compat/ and cli/ (the README's
  * "Architecture" says what each owns).
+ *
+ * It is also onnxruntime-node's entry (compat/): onnxruntime-common's `Tensor`, `env`,
+ * `registerBackend` and types, with this runtime's `InferenceSession` and
+ * `listSupportedBackends`, so that the package can stand in for onnxruntime-node.
  *
  * @packageDocumentation
  */
@@ -23,7 +27,7 @@ export type { BatchingStats, LatencySummary } from './batching/batch-stats';
 export type { ModelMetadata, RunOptions } from './runtime/session';
 export type { ValueMetadata } from './runtime/model-values';
 export { tensor } from './core/tensor';
-export type { AnyTensor, Tensor, TensorLike } from './core/tensor';
+export type { AnyTensor, PlainTensor, TensorLike } from './core/tensor';
 export { elementTypes } from './core/dtypes';
 export type { ElementType, NumericElementType, TensorData, TensorDataMap } from './core/dtypes';
 export { OrtError } from './core/errors';
@@ -42,3 +46,4 @@ export type {
   TensorRtProviderOptions,
 } from './runtime/providers';
 export type { AnySignature, Feeds, OutputName, Results, Signature, TensorOf } from './core/signature';
+export * from './compat';

@@ -13,7 +13,8 @@ const LIB = join(root, 'lib');
  * Which folders each folder may import from: only those below it. core/ (tensors, element
  * types, errors) is the bottom; batching/ (the batcher, over a runner it is given) sits on
  * it; runtime/ (ONNX Runtime, sessions, bindings, device memory) on both; gpu/ (engine
- * building), pool/ and cli/ on the runtime; lib/index.ts, the package's entry, on all.
+ * building), pool/, compat/ (onnxruntime-node's API) and cli/ on the runtime; lib/index.ts,
+ * the package's entry, on all.
  */
 const BELOW: Readonly<Record<string, readonly string[]>> = {
   core: [],
@@ -21,8 +22,9 @@ const BELOW: Readonly<Record<string, readonly string[]>> = {
   runtime: ['core', 'batching'],
   gpu: ['core', 'runtime'],
   pool: ['core', 'runtime'],
+  compat: ['core', 'runtime'],
   cli: ['core', 'runtime', 'gpu'],
-  '.': ['core', 'batching', 'runtime', 'gpu', 'pool', 'cli'],
+  '.': ['core', 'batching', 'runtime', 'gpu', 'pool', 'compat', 'cli'],
 };
 
 /** Every .ts file under lib/, relative to it. */

@@ -14,7 +14,7 @@ import { OrtError, abortError, isOrtError } from '../core/errors';
 import { copyBlock, sliceBlock } from './batch-tensors';
 import { type BatchingStats, LatencyRecorder } from './batch-stats';
 import { checkKeys } from '../core/check-keys';
-import { type AnyTensor, type Tensor, elementCount } from '../core/tensor';
+import { type AnyTensor, type PlainTensor, elementCount } from '../core/tensor';
 
 /** Options of `session.batched()` (or of createSession's `batching` option). */
 export interface BatchingOptions {
@@ -86,7 +86,7 @@ interface InputPlan {
 }
 
 interface Request {
-  feeds: Record<string, Tensor>;
+  feeds: Record<string, PlainTensor>;
   /** Rows along the batch axis. */
   rows: number;
   /** Requests with equal keys may share a batch. */
@@ -127,7 +127,7 @@ export interface BatchRunner {
   readonly outputNames: readonly string[];
   /** Throws what run() would reject with for these feeds, without running. */
   checkFeeds(feeds: unknown): void;
-  run(feeds: Record<string, Tensor>, options?: { signal: AbortSignal }): Promise<Record<string, AnyTensor>>;
+  run(feeds: Record<string, PlainTensor>, options?: { signal: AbortSignal }): Promise<Record<string, AnyTensor>>;
 }
 
 /**
@@ -238,7 +238,7 @@ export class Batcher {
   }
 
   /** Runs one request, in a batch with whichever concurrent requests fit with it (BatchedSession.run). */
-  run(feeds: Record<string, Tensor>, options: BatchedRunOptions = {}): Promise<Record<string, AnyTensor>> {
+  run(feeds: Record<string, PlainTensor>, options: BatchedRunOptions = {}): Promise<Record<string, AnyTensor>> {
     return new Promise((resolve, reject) => {
       const request = this.#admit(feeds, options, resolve, reject);
       if (!request) return;
@@ -273,7 +273,7 @@ export class Batcher {
   }
 
   /** Checks a request and works out its batch key; rejects it and returns undefined when it cannot join. */
-  #admit(feeds: Record<string, Tensor>, options: BatchedRunOptions, resolve: Request['resolve'], reject: (e: unknown) => void): Request | undefined {
+  #admit(feeds: Record<string, PlainTensor>, options: BatchedRunOptions, resolve: Request['resolve'], reject: (e: unknown) => void): Request | undefined {
     const refuse = (error: unknown, counter: keyof BatchingStats['rejected']) => {
       this.#stats.rejected[counter]++;
       reject(error);
@@ -514,13 +514,13 @@ export class Batcher {
    * The batch's feeds: batched inputs concatenated (and padded) into one buffer each.
    * Batches of one request never come here (#runBatch runs them as they are).
    */
-  #gather(batch: Request[], rows: number, buffers: [string, TensorData][]): Record<string, Tensor> {
-    const feeds: Record<string, Tensor> = {};
+  #gather(batch: Request[], rows: number, buffers: [string, TensorData][]): Record<string, PlainTensor> {
+    const feeds: Record<string, PlainTensor> = {};
     for (const plan of this.#inputs) {
       const first = batch[0].feeds[plan.name];
       if (plan.axis === null) {
         // Copied too (it is small): the first request may be dropped while the batch runs.
-        feeds[plan.name] = { type: first.type, dims: first.dims, data: first.data.slice() } as Tensor;
+        feeds[plan.name] = { type: first.type, dims: first.dims, data: first.data.slice() } as PlainTensor;
         continue;
       }
       const axis = plan.axis;
@@ -536,7 +536,7 @@ export class Batcher {
         copyBlock(t.data, t.dims, new Array<number>(t.dims.length).fill(0), data, dims, offsets, t.dims);
         offsets[axis] += t.dims[axis];
       }
-      feeds[plan.name] = { type: plan.dtype.name, dims, data } as Tensor;
+      feeds[plan.name] = { type: plan.dtype.name, dims, data } as PlainTensor;
     }
     return feeds;
   }
@@ -603,7 +603,7 @@ function earliestArrival(requests: readonly Request[]): number {
 }
 
 /** A short key for a (small, unbatched) tensor's values. */
-function valueKey(t: Tensor): string {
+function valueKey(t: PlainTensor): string {
   const data = t.data as ArrayLike<unknown>;
   if (data.length > 64) {
     throw new OrtError('an input that is not batched must be small (64 elements at most) so that requests can be matched on it', 'INVALID_SHAPE');

@@ -12,7 +12,7 @@ import { dtypeByName, type ElementType } from '../core/dtypes';
 import { OrtError } from '../core/errors';
 import { formatNpy, parseNpy } from './npy';
 import { createSession, type Session } from '../runtime/session';
-import { type AnyTensor, type Tensor, tensor } from '../core/tensor';
+import { type AnyTensor, type PlainTensor, tensor } from '../core/tensor';
 import { signatureSource } from './typegen';
 import { runDemo } from './demo';
 import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
@@ -105,7 +105,7 @@ function toInterfaceName(stem: string): string {
 }
 
 /** Reads one --input NAME=FILE, typed by the model's input of that name. */
-function readInput(session: Session, spec: string): [string, Tensor] {
+function readInput(session: Session, spec: string): [string, PlainTensor] {
   const eq = spec.indexOf('=');
   if (eq <= 0) throw new UsageError(`--input takes NAME=FILE, got ${JSON.stringify(spec)}`);
   const name = spec.slice(0, eq);

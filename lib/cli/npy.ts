@@ -5,7 +5,7 @@
 import type { ElementType } from '../core/dtypes';
 import { dtypeByName } from '../core/dtypes';
 import { OrtError } from '../core/errors';
-import { type AnyTensor, type Tensor, elementCount } from '../core/tensor';
+import { type AnyTensor, type PlainTensor, elementCount } from '../core/tensor';
 
 const MAGIC = '\x93NUMPY';
 
@@ -68,7 +68,7 @@ export function parseNpy(bytes: Uint8Array): AnyTensor {
 }
 
 /** Serializes a tensor as an .npy file (format 1.0). */
-export function formatNpy(t: Tensor): Uint8Array {
+export function formatNpy(t: PlainTensor): Uint8Array {
   let descr: string;
   let body: Uint8Array;
   if (t.type === 'string') {

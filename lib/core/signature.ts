@@ -4,7 +4,7 @@
  * MODEL --types` prints the signature of a model.
  */
 import type { ElementType } from './dtypes';
-import type { AnyTensor, Tensor, TensorLike } from './tensor';
+import type { AnyTensor, PlainTensor, TensorLike } from './tensor';
 
 /**
  * A model's signature: element type by input and output name.
@@ -31,7 +31,7 @@ export interface AnySignature extends Signature {
 }
 
 /** A tensor of element type `T`, or of any type when `T` is not one specific type. */
-export type TensorOf<T extends ElementType> = ElementType extends T ? AnyTensor : Tensor<T>;
+export type TensorOf<T extends ElementType> = ElementType extends T ? AnyTensor : PlainTensor<T>;
 
 /** The output names of a signature. */
 export type OutputName<S extends Signature> = Extract<keyof S['outputs'], string>;
@@ -42,7 +42,7 @@ export type OutputName<S extends Signature> = Extract<keyof S['outputs'], string
  */
 export type Feeds<S extends Signature> = string extends keyof S['inputs']
   ? Record<string, TensorLike>
-  : { [K in keyof S['inputs']]: Tensor<S['inputs'][K]> };
+  : { [K in keyof S['inputs']]: PlainTensor<S['inputs'][K]> };
 
 /** What `run` returns: a tensor for each requested output. */
 export type Results<S extends Signature, O extends OutputName<S> = OutputName<S>> = string extends O

@@ -10,12 +10,14 @@ import { type DTypeInfo, type ElementType, type TensorData, type TensorDataMap, 
 import { OrtError } from './errors';
 
 /**
- * A tensor. Inputs are read from `data` in place (never copied, except strings); outputs
- * are TypedArrays over the memory ONNX Runtime wrote them to.
+ * A tensor as this package's sessions return it: a plain `{ type, dims, data }` object
+ * (the package's `Tensor` is onnxruntime-common's class, for onnxruntime-node's API).
+ * Inputs are read from `data` in place (never copied, except strings); outputs are
+ * TypedArrays over the memory ONNX Runtime wrote them to.
  *
  * @typeParam T - The element type.
  */
-export interface Tensor<T extends ElementType = ElementType> {
+export interface PlainTensor<T extends ElementType = ElementType> {
   /** The element type. */
   readonly type: T;
   /** The shape; `[]` for a scalar. */
@@ -25,7 +27,7 @@ export interface Tensor<T extends ElementType = ElementType> {
 }
 
 /** A tensor of any element type, discriminated by `type`. */
-export type AnyTensor = { [T in ElementType]: Tensor<T> }[ElementType];
+export type AnyTensor = { [T in ElementType]: PlainTensor<T> }[ElementType];
 
 /**
  * What an input may be: any `{ type, dims, data }` object, such as onnxruntime-common's
@@ -65,7 +67,7 @@ export function tensor<T extends ElementType>(
   type: T,
   data: TensorDataMap[T] | readonly PlainElement<T>[],
   dims?: readonly number[],
-): Tensor<T> {
+): PlainTensor<T> {
   const dtype = dtypeOf(type, 'tensor()');
   let array: unknown = data;
   if (Array.isArray(data) && dtype.array) {
@@ -78,7 +80,7 @@ export function tensor<T extends ElementType>(
     array = typed;
   }
   const shape = dims ?? [(array as { length: number }).length];
-  const t = { type, dims: shape, data: array } as Tensor<T>;
+  const t = { type, dims: shape, data: array } as PlainTensor<T>;
   checkTensor(t, 'tensor()');
   return t;
 }

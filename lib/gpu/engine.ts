@@ -14,7 +14,7 @@ import { OrtError } from '../core/errors';
 import type { SessionOptions } from '../runtime/options';
 import type { TensorRtProviderOptions } from '../runtime/providers';
 import { createSession, type Session } from '../runtime/session';
-import { elementCount, tensor, type Tensor } from '../core/tensor';
+import { elementCount, tensor, type PlainTensor } from '../core/tensor';
 import { dtypeByName } from '../core/dtypes';
 
 /** Options of {@link buildEngine}: TensorRT's, plus where the engine goes and progress reports. */
@@ -54,8 +54,8 @@ function cacheFiles(folder: string): Map<string, number> {
 }
 
 /** Feeds of the opt shapes (or the model's fixed shapes), zero-filled: enough to make TensorRT build. */
-function buildFeeds(session: Session, options: BuildEngineOptions): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = {};
+function buildFeeds(session: Session, options: BuildEngineOptions): Record<string, PlainTensor> {
+  const feeds: Record<string, PlainTensor> = {};
   for (const input of session.inputs) {
     const opt = options.profiles?.opt[input.name];
     const dims = opt ?? input.dims;

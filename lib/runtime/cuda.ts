@@ -7,7 +7,7 @@
 import { native } from './binding';
 import { dtypeByName, dtypeByOnnx, type ElementType, type NumericElementType, type TensorDataMap } from '../core/dtypes';
 import { OrtError } from '../core/errors';
-import { type Tensor, checkTensor, shapeCount } from '../core/tensor';
+import { type PlainTensor, checkTensor, shapeCount } from '../core/tensor';
 
 /** @internal The addon's device tensor. */
 export interface NativeDeviceTensor {
@@ -69,7 +69,7 @@ export class DeviceTensor<T extends NumericElementType = NumericElementType> {
    * @throws {@link OrtError} `CUDA_UNAVAILABLE` (no CUDA runtime, no GPU), or the
    *   tensor's own errors.
    */
-  static upload<T extends NumericElementType>(t: Tensor<T>, options: { deviceId?: number } = {}): DeviceTensor<T> {
+  static upload<T extends NumericElementType>(t: PlainTensor<T>, options: { deviceId?: number } = {}): DeviceTensor<T> {
     const dtype = checkTensor(t, 'upload()');
     if (dtype.array === null) throw new OrtError('string tensors cannot go to a GPU', 'INVALID_DTYPE');
     const deviceId = options.deviceId ?? 0;
@@ -84,7 +84,7 @@ export class DeviceTensor<T extends NumericElementType = NumericElementType> {
   }
 
   /** Copies the tensor to host memory, off the JavaScript thread. */
-  download(): Promise<Tensor<T>> {
+  download(): Promise<PlainTensor<T>> {
     return new Promise((resolve, reject) => {
       try {
         this.handle.download((error, buffer) => (error ? reject(error) : resolve(this.#tensor(buffer!))));
@@ -95,7 +95,7 @@ export class DeviceTensor<T extends NumericElementType = NumericElementType> {
   }
 
   /** Copies the tensor to host memory, on the calling thread. */
-  downloadSync(): Tensor<T> {
+  downloadSync(): PlainTensor<T> {
     return this.#tensor(this.handle.downloadSync());
   }
 
@@ -105,7 +105,7 @@ export class DeviceTensor<T extends NumericElementType = NumericElementType> {
     this.#native = undefined;
   }
 
-  #tensor(buffer: ArrayBuffer): Tensor<T> {
+  #tensor(buffer: ArrayBuffer): PlainTensor<T> {
     const dtype = dtypeByName.get(this.type)!;
     return { type: this.type, dims: this.dims, data: new dtype.array!(buffer) as TensorDataMap[T] };
   }
@@ -117,7 +117,7 @@ export class DeviceTensor<T extends NumericElementType = NumericElementType> {
  *
  * @throws {@link OrtError} `CUDA_UNAVAILABLE`.
  */
-export function pinnedTensor<T extends NumericElementType>(type: T, dims: readonly number[]): Tensor<T> {
+export function pinnedTensor<T extends NumericElementType>(type: T, dims: readonly number[]): PlainTensor<T> {
   const dtype = dtypeByName.get(type as ElementType);
   if (!dtype?.array) throw new OrtError(`pinned tensors hold numeric types, not ${String(type)}`, 'INVALID_DTYPE');
   const count = shapeCount(dims, 'pinnedTensor()');

@@ -9,7 +9,7 @@ import { readOutput } from './output-meta';
 import { nativeRunOptions } from './run-options';
 import type { Slot } from './model-values';
 import type { AnySignature, Results, Signature } from '../core/signature';
-import { type AnyTensor, type CheckedTensor, type Tensor, type TensorLike, typedArrayByteLength } from '../core/tensor';
+import { type AnyTensor, type CheckedTensor, type PlainTensor, type TensorLike, typedArrayByteLength } from '../core/tensor';
 import { DeviceTensor, type NativeDeviceTensor, cudaStatus } from './cuda';
 
 /** Throws CUDA_UNAVAILABLE, saying why, unless CUDA is usable here. */
@@ -86,7 +86,7 @@ export class IoBinding<S extends Signature = AnySignature> {
   /** Bound inputs by name, kept referenced while bound. */
   readonly #inputs = new Map<string, Bound<TensorLike | DeviceTensor>>();
   /** Bound outputs by name: the caller's tensor, or null for one ONNX Runtime allocates. */
-  readonly #outputs = new Map<string, Bound<Tensor | null>>();
+  readonly #outputs = new Map<string, Bound<PlainTensor | null>>();
   #running = false;
   #ran = false;
 
@@ -124,7 +124,7 @@ export class IoBinding<S extends Signature = AnySignature> {
    * output then comes back as a {@link DeviceTensor}, and stays on the GPU). Read them
    * with {@link IoBinding.outputs}.
    */
-  bindOutput(name: keyof S['outputs'] & string, t?: Tensor | { device: 'cuda'; deviceId?: number }): this {
+  bindOutput(name: keyof S['outputs'] & string, t?: PlainTensor | { device: 'cuda'; deviceId?: number }): this {
     const handle = this.#idle();
     const slot = this.#context.output(name);
     if (t === undefined || 'device' in t) {

@@ -29,8 +29,12 @@ export interface SessionOptions {
   interOpNumThreads?: number;
   /** Run independent branches of the graph one after another, or at once. Default: `'sequential'`. */
   executionMode?: 'sequential' | 'parallel';
-  /** How far ONNX Runtime rewrites (fuses) the graph when it loads. Default: `'all'`. */
-  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * How far ONNX Runtime rewrites (fuses) the graph when it loads. Default: `'all'`.
+   * `'layout'` (extended plus layout changes, ONNX Runtime 1.22 and later) sits between
+   * `'extended'` and `'all'`.
+   */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
   /**
    * Save the graph as optimized (with fused operators) to this .onnx file; load that
    * file later with `graphOptimizationLevel: 'disabled'` to skip optimizing again.
@@ -66,7 +70,8 @@ export interface SessionOptions {
 
 /** @internal ONNX Runtime's severity levels, by their number. */
 export const LOG_LEVELS: readonly LogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
-const OPTIMIZATION_LEVELS = { disabled: 0, basic: 1, extended: 2, all: 99 } as const;
+// 'layout' is ORT_ENABLE_LAYOUT, newer than the headers built against (API 21).
+const OPTIMIZATION_LEVELS = { disabled: 0, basic: 1, extended: 2, layout: 3, all: 99 } as const;
 const EXECUTION_MODES = { sequential: 0, parallel: 1 } as const;
 const OPTION_NAMES: readonly (keyof SessionOptions)[] = [
   'runtimePath',
@@ -170,7 +175,7 @@ export function toNativeOptions(
     interOpNumThreads: threads('interOpNumThreads', options.interOpNumThreads),
     executionMode: EXECUTION_MODES[oneOf('executionMode', options.executionMode, ['sequential', 'parallel'], 'sequential')],
     graphOptimizationLevel:
-      OPTIMIZATION_LEVELS[oneOf('graphOptimizationLevel', options.graphOptimizationLevel, ['disabled', 'basic', 'extended', 'all'], 'all')],
+      OPTIMIZATION_LEVELS[oneOf('graphOptimizationLevel', options.graphOptimizationLevel, ['disabled', 'basic', 'extended', 'layout', 'all'], 'all')],
     enableCpuMemArena: arena,
     enableMemPattern: bool('enableMemPattern', options.enableMemPattern, true),
     logSeverityLevel: LOG_LEVELS.indexOf(oneOf('logSeverityLevel', options.logSeverityLevel, LOG_LEVELS, 'warning')),

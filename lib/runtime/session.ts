@@ -29,7 +29,7 @@ import { abortsOnEmpty } from './model-ops';
 import { type Slot, type ValueMetadata, checkAgainst, checkFits, toSlot } from './model-values';
 import { availableProviders, loadRuntime } from './runtime-library';
 import type { AnySignature, Feeds, OutputName, Results, Signature } from '../core/signature';
-import { type AnyTensor, type Tensor, dtypeOf, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset } from '../core/tensor';
+import { type AnyTensor, type PlainTensor, dtypeOf, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset } from '../core/tensor';
 
 /** The model's own metadata. */
 export interface ModelMetadata {
@@ -58,7 +58,7 @@ export interface RunOptions<S extends Signature = AnySignature, O extends Output
    * Write these outputs into the given tensors instead of new memory. Each must have the
    * output's element type and exact shape. They are returned in the results as they are.
    */
-  outputs?: { readonly [K in O]?: Tensor<S['outputs'][K]> };
+  outputs?: { readonly [K in O]?: PlainTensor<S['outputs'][K]> };
   /** This run's log level (printed to stderr). */
   logSeverityLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
   /** A tag for this run's log messages. */
@@ -369,7 +369,7 @@ export class Session<S extends Signature = AnySignature> implements AsyncDisposa
         throw new OrtError(`unknown run option '${key}'; valid ones are: ${RUN_OPTION_NAMES.join(', ')}`, 'INVALID_OPTION');
       }
     }
-    const provided = (options.outputs ?? {}) as Record<string, Tensor | undefined>;
+    const provided = (options.outputs ?? {}) as Record<string, PlainTensor | undefined>;
     if (typeof provided !== 'object' || provided === null) throw new OrtError('options.outputs must be an object of tensors', 'INVALID_OPTION');
     for (const name of Object.keys(provided)) this.#outputSlot(name);
     let slots = this.#outputSlots;
@@ -473,7 +473,7 @@ export class BatchedSession<S extends Signature = AnySignature> {
    *   `QUEUE_FULL`, `TIMEOUT`, `ABORTED`, `SESSION_RELEASED` (after close()).
    */
   run(feeds: Feeds<S>, options: BatchedRunOptions = {}): Promise<Results<S>> {
-    return this.#batcher.run(feeds as Record<string, Tensor>, options) as Promise<Results<S>>;
+    return this.#batcher.run(feeds as Record<string, PlainTensor>, options) as Promise<Results<S>>;
   }
 
   /** A snapshot of what this batching session has done. */
@@ -504,7 +504,7 @@ interface PreparedRun {
   session: NativeSession;
   data: unknown[];
   slots: readonly Slot[];
-  provided: Record<string, Tensor | undefined> | undefined;
+  provided: Record<string, PlainTensor | undefined> | undefined;
   runOptions: InstanceType<ReturnType<typeof native>['RunOptions']> | undefined;
 }
 

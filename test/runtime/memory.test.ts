@@ -75,8 +75,15 @@ async function growth(runs: number, once: (i: number) => unknown): Promise<{ rss
   return { rss: median(rss), js: median(js) };
 }
 
+/**
+ * RSS growth per call. Over the bound, it is measured once more and the lower of the two
+ * kept: a leak grows every window of both, where a busy machine (the collector falling
+ * behind while other processes hold the cores) has lifted a clean build's median window
+ * to 0.14 KiB per run once.
+ */
 async function growthPerRun(runs: number, once: (i: number) => unknown): Promise<number> {
-  return (await growth(runs, once)).rss;
+  const first = (await growth(runs, once)).rss;
+  return first < KIB_PER_RUN ? first : Math.min(first, (await growth(runs, once)).rss);
 }
 
 /** Asserts a growth per run within `bound`, saying the growth in all. */

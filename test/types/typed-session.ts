@@ -1,5 +1,5 @@
 // Compiled (never run) by test/package.test.ts: the public types catch mistakes.
-import { createSession, tensor, type AnyTensor, type Signature, type Tensor } from '../../lib/index';
+import { createSession, tensor, type AnyTensor, type Signature, type PlainTensor } from '../../lib/index';
 
 interface Vad extends Signature {
   inputs: { input: 'float32'; state: 'float32'; sr: 'int64' };
@@ -14,12 +14,12 @@ export async function typed(): Promise<void> {
 
   const all = await session.run({ input, state, sr });
   const probability: Float32Array = all.output.data;
-  const next: Tensor<'float32'> = all.stateN;
+  const next: PlainTensor<'float32'> = all.stateN;
   void probability;
   void next;
 
   const some = session.runSync({ input, state, sr }, { outputNames: ['output'] });
-  const only: Tensor<'float32'> = some.output;
+  const only: PlainTensor<'float32'> = some.output;
   void only;
   // @ts-expect-error stateN was not requested
   void some.stateN;

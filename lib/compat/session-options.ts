@@ -148,7 +148,15 @@ export function toSessionOptions(options: OrtSessionOptions): SessionOptions {
   if (options.enableGraphCapture) {
     throw unsupported('enableGraphCapture', "use createSession() with { name: 'cuda', cudaGraph: true } and an IoBinding");
   }
-  if (options.extra !== undefined) out.configEntries = flatten(options.extra, 'sessionOptions.extra');
+  const entries = options.extra !== undefined ? flatten(options.extra, 'sessionOptions.extra') : {};
+  // Here the JavaScript thread is not one of ONNX Runtime's (in onnxruntime-node it is,
+  // and blocks): pool threads that spin between operators would hold its core, and a 1 ms
+  // timer would wait 5 to 20 ms on two cores. Not spinning costs nothing measurable on
+  // runs of milliseconds and more; `extra: { session: { intra_op: { allow_spinning: '1' } } }`
+  // turns it back on.
+  entries['session.intra_op.allow_spinning'] ??= '0';
+  entries['session.inter_op.allow_spinning'] ??= '0';
+  out.configEntries = entries;
   if (options.externalData !== undefined && options.externalData !== null && options.externalData.length > 0) {
     throw unsupported(
       'externalData',

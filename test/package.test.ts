@@ -31,9 +31,9 @@ Package('ESM and CommonJS entries export the same names, and both run a model', 
   assert.ok(esm.isError && cjs.isError);
 });
 
-Package('the public types catch wrong names, dtypes and options (test/types)', () => {
-  const file = join(__dirname, 'types', 'typed-session.ts');
-  const program = ts.createProgram([file], {
+Package('the public types catch wrong names, dtypes and options, and type onnxruntime-node\'s API as onnxruntime-common does (test/types)', () => {
+  const files = ['typed-session.ts', 'onnxruntime-node-api.ts'].map((f) => join(__dirname, 'types', f));
+  const program = ts.createProgram(files, {
     strict: true,
     noEmit: true,
     target: ts.ScriptTarget.ES2022,

@@ -7,12 +7,14 @@ import type { InferenceSession as Ort } from 'onnxruntime-common';
 import { OrtError, isOrtError } from '../core/errors';
 import type { AnyTensor } from '../core/tensor';
 import { type RunOptions, Session, createSession } from '../runtime/session';
+import { RunGate, runSlots } from './run-gate';
 import { toRunOptions, toSessionOptions } from './session-options';
 import { type TensorFields, checkFeed, isTensorLike, toOrtMetadata, toOrtTensor } from './values';
 
 /** What an {@link InferenceSession} holds, out of sight of its type (which is onnxruntime-common's). */
 interface State {
   readonly session: Session;
+  readonly gate: RunGate;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly Ort.ValueMetadata[];
@@ -111,13 +113,16 @@ function runArguments(names: readonly string[], arg1: unknown, arg2: unknown): [
  * provider other than cpu, cuda or tensorrt, output locations other than the CPU,
  * `externalData`) is an error instead of being passed over; feeds may also be plain
  * `{ type, dims, data }` objects; a preallocated output is returned as the same object;
- * `release()` may be called twice.
+ * `release()` may be called twice. Calls started together run one after another (or as
+ * many at once as the cores hold sessions of `intraOpNumThreads`), as on onnxruntime-node,
+ * but without holding the JavaScript thread.
  */
 export class InferenceSession implements Ort {
-  private constructor(session: Session) {
+  private constructor(session: Session, slots: number) {
     const meta = (list: Session['inputs']) => Object.freeze(list.map(toOrtMetadata));
     states.set(this, {
       session,
+      gate: new RunGate(slots),
       inputNames: Object.freeze([...session.inputNames]),
       outputNames: Object.freeze([...session.outputNames]),
       inputMetadata: meta(session.inputs),
@@ -140,8 +145,9 @@ export class InferenceSession implements Ort {
   static create(buffer: Uint8Array, options?: Ort.SessionOptions): Promise<InferenceSession>;
   static async create(arg0: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): Promise<InferenceSession> {
     const [model, options] = createArguments(arg0, arg1, arg2, arg3);
-    const session = await createSession(model, toSessionOptions(options));
-    return new InferenceSession(session);
+    const sessionOptions = toSessionOptions(options);
+    const session = await createSession(model, sessionOptions);
+    return new InferenceSession(session, runSlots(sessionOptions.intraOpNumThreads));
   }
 
   /** The model's input names, in the model's order. */
@@ -200,7 +206,7 @@ export class InferenceSession implements Ort {
     toRunOptions(options, runOptions);
     let results: Record<string, AnyTensor>;
     try {
-      results = (await session.run(inputs as never, runOptions)) as Record<string, AnyTensor>;
+      results = (await state.gate.run(() => session.run(inputs as never, runOptions))) as Record<string, AnyTensor>;
     } catch (error) {
       if (isOrtError(error) && error.code === 'SESSION_RELEASED') throw new OrtError('Session already disposed.', 'SESSION_RELEASED');
       throw error;

@@ -1,26 +1,17 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from '../helpers/common';
-import { WORDS, writeEncoderFolder, writeIsNetFolder } from '../helpers/transformers-models';
+import { ENCODER, PIPELINE_SCRIPT, writeAliasedApp, writeEncoderFolder, writeIsNetFolder } from '../helpers/transformers-models';
 
 const Transformers = suite('transformers.js pipelines on this runtime, both ways in');
 
-const FIXTURE = join(root, 'test', 'fixtures', 'transformers-pipeline.mjs');
 const REGISTER = join(root, 'dist', 'compat', 'register.js');
-
-/**
- * The encoder's size: 256 layers of 512 x 512 over 202 tokens (27 GFLOP) take about 200
- * ms a call on this project's machines, twice the 100 ms the event-loop check needs. The
- * text is short enough that transformers.js's own work around the model (tokenizing,
- * pooling) stays a few milliseconds once warm.
- */
-const HIDDEN = 512;
-const LAYERS = 256;
-const TEXT = Array.from({ length: 200 }, (_, i) => WORDS[(i * 7) % WORDS.length]).join(' ');
+const HIDDEN = ENCODER.hidden;
+const TEXT = ENCODER.text;
 
 interface PipelineResult {
   runtimePackage: string;
@@ -33,27 +24,14 @@ interface PipelineResult {
 
 let work = '';
 let models = '';
-let aliased = '';
+let aliasedScript = '';
 
 Transformers.before(() => {
   work = mkdtempSync(join(tmpdir(), 'transformers-'));
   models = join(work, 'models');
-  writeEncoderFolder(models, 'test-encoder', HIDDEN, LAYERS);
+  writeEncoderFolder(models, ENCODER.id, ENCODER.hidden, ENCODER.layers);
   writeIsNetFolder(models, 'isnet');
-  // What `"onnxruntime-node": "npm:onnx-native@..."` installs: this package's files under
-  // node_modules/onnxruntime-node, every other package beside it. (Symlinks, and
-  // --preserve-symlinks so that resolution follows this tree, not the links' targets.)
-  aliased = join(work, 'app');
-  const modules = join(aliased, 'node_modules');
-  mkdirSync(modules, { recursive: true });
-  for (const entry of readdirSync(join(root, 'node_modules'))) {
-    if (entry.startsWith('.') || entry === 'onnxruntime-node') continue;
-    symlinkSync(join(root, 'node_modules', entry), join(modules, entry));
-  }
-  const alias = join(modules, 'onnxruntime-node');
-  mkdirSync(alias);
-  for (const entry of ['package.json', 'dist', 'build']) symlinkSync(join(root, entry), join(alias, entry));
-  copyFileSync(FIXTURE, join(aliased, 'pipeline.mjs'));
+  aliasedScript = writeAliasedApp(join(work, 'app'), root);
 });
 
 Transformers.after(() => {
@@ -61,7 +39,7 @@ Transformers.after(() => {
 });
 
 function runPipeline(mode: 'peer' | 'alias' | 'register', task: string, model: string, input: string, calls = 1): PipelineResult {
-  const script = mode === 'alias' ? join(aliased, 'pipeline.mjs') : FIXTURE;
+  const script = mode === 'alias' ? aliasedScript : PIPELINE_SCRIPT;
   const flags = mode === 'alias' ? ['--preserve-symlinks'] : [];
   const job = { mode, register: REGISTER, root: models, task, model, input, calls };
   const stdout = execFileSync(process.execPath, [...flags, script, JSON.stringify(job)], {
@@ -85,7 +63,7 @@ Transformers('while a pipeline runs its model for 100 ms or more, a 1 ms timer w
   const attempts: string[] = [];
   let mine: PipelineResult | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    mine = runPipeline('alias', 'feature-extraction', 'test-encoder', TEXT, 3);
+    mine = runPipeline('alias', 'feature-extraction', ENCODER.id, TEXT, 3);
     attempts.push(`calls of ${mine.times.map((t) => t.toFixed(0)).join(', ')} ms: longest waits ${mine.gaps.map((g) => g.toFixed(1)).join(', ')} ms`);
     if (mine.longestGapMs < 10) break;
   }
@@ -93,17 +71,17 @@ Transformers('while a pipeline runs its model for 100 ms or more, a 1 ms timer w
   assert.ok(fastest >= 100, `the pipeline call took ${fastest.toFixed(0)} ms, under the 100 ms this check needs`);
   assert.ok((mine as PipelineResult).longestGapMs < 10, `a 1 ms timer on onnx-native: ${attempts.join('; ')}`);
   // The premise: onnxruntime-node holds the thread for the inference.
-  const theirs = runPipeline('peer', 'feature-extraction', 'test-encoder', TEXT, 3);
+  const theirs = runPipeline('peer', 'feature-extraction', ENCODER.id, TEXT, 3);
   assert.ok(theirs.longestGapMs >= 0.5 * Math.min(...theirs.times), `onnxruntime-node's longest wait ${theirs.longestGapMs.toFixed(0)} ms`);
   console.log(`    onnx-native: ${attempts.join('; ')}; onnxruntime-node: longest wait ${theirs.longestGapMs.toFixed(0)} ms`);
 });
 
 Transformers('feature extraction (a BERT-style encoder and its WordPiece tokenizer): equal to onnxruntime-node\'s, both ways in', () => {
-  const theirs = runPipeline('peer', 'feature-extraction', 'test-encoder', TEXT);
+  const theirs = runPipeline('peer', 'feature-extraction', ENCODER.id, TEXT);
   assertRanOn(theirs, 'onnxruntime-node');
   assert.equal(theirs.output.dims, [1, HIDDEN]);
   for (const mode of ['alias', 'register'] as const) {
-    const mine = runPipeline(mode, 'feature-extraction', 'test-encoder', TEXT);
+    const mine = runPipeline(mode, 'feature-extraction', ENCODER.id, TEXT);
     assertRanOn(mine, 'onnx-native');
     assert.equal(mine.output.dims, theirs.output.dims);
     const a = mine.output.data as number[];

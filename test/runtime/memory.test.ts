@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSession, tensor } from '../../lib/index';
+import { InferenceSession, Tensor, createSession, tensor } from '../../lib/index';
 import { identityModel, reluModel, T } from '../helpers/onnx-model';
 
 const Memory = suite('no growth over long runs');
@@ -108,6 +108,18 @@ Memory(`${RUNS} runSync and run calls with abort signals and caller outputs: RSS
   );
   session.release();
   assertFlat(growth, RUNS);
+});
+
+// onnxruntime-node's API (lib/compat/): its Tensor wrapping of every output, its fetches
+// and its run gate hold nothing past a call.
+const COMPAT_RUNS = RUNS / 2;
+
+Memory(`${COMPAT_RUNS} InferenceSession runs (onnxruntime-node's API): RSS grows less than ${KIB_PER_RUN} KiB per run`, async () => {
+  const session = await InferenceSession.create(reluModel());
+  const x = new Tensor('float32', new Float32Array(ELEMENTS).fill(-1), [ELEMENTS]);
+  const growth = await growthPerRun(COMPAT_RUNS, (i) => (i % 2 ? session.run({ x }) : session.run({ x }, ['y'], { tag: 'memory' })));
+  await session.release();
+  assertFlat(growth, COMPAT_RUNS);
 });
 
 // 256 strings each way per run: a fifth of the runs take as long.

@@ -1,0 +1,96 @@
+/**
+ * transformers.js on this runtime (through the npm alias) and on onnxruntime-node, in one
+ * run: a feature-extraction pipeline on the tests' built encoder (about 200 ms a call) and
+ * background removal on IS-Net (a real model, seconds a call). Per call (median of
+ * --calls), then throughput with 8 and 64 calls in flight, and for each the longest wait
+ * of a 1 ms timer: over the whole call, and while the model runs (apart from the
+ * pipeline's own JavaScript around it: tokenizing, resizing and normalizing an image take
+ * the thread whatever the runtime); with calls in flight, from the first tick after they
+ * are launched (launching 64 calls tokenizes 64 texts in one turn). Each pipeline runs in a process of its own (transformers.js picks its
+ * runtime when it is imported); both runtimes run onnxruntime-node's own ONNX Runtime
+ * library (1.30), so the comparison is of the bindings, not of two builds.
+ *
+ * Usage: npm run bench:transformers [-- --calls N] [-- --only feature-extraction|background-removal]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { root } from '../test/helpers/common';
+import { ENCODER, PIPELINE_SCRIPT, writeAliasedApp, writeEncoderFolder, writeIsNetFolder } from '../test/helpers/transformers-models';
+import { median, printTable } from './report';
+
+const args = process.argv.slice(2);
+const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const CALLS = Number(option('--calls') ?? 5);
+const ONLY = option('--only');
+const CONCURRENCY = [8, 64];
+
+interface Result {
+  runtimePackage: string;
+  times: number[];
+  gaps: number[];
+  gapsInRun: number[];
+  longestGapMs: number;
+  concurrent: { concurrency: number; calls: number; perSecond: number; longestGapMs: number; longestInRunMs: number }[];
+}
+
+const peerLibrary = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime.so.1');
+const work = mkdtempSync(join(tmpdir(), 'bench-transformers-'));
+const models = join(work, 'models');
+const aliased = writeAliasedApp(join(work, 'app'), root);
+
+const pipelines = [
+  { task: 'feature-extraction', model: ENCODER.id, input: ENCODER.text, write: () => writeEncoderFolder(models, ENCODER.id, ENCODER.hidden, ENCODER.layers) },
+  { task: 'background-removal', model: 'isnet', input: join(root, 'test', 'fixtures', 'images', 'shapes.png'), write: () => writeIsNetFolder(models, 'isnet') },
+].filter((p) => ONLY === undefined || p.task === ONLY);
+
+function run(runtime: 'peer' | 'alias', p: (typeof pipelines)[number]): Result {
+  const job = { mode: runtime, root: models, task: p.task, model: p.model, input: p.input, calls: CALLS, concurrency: CONCURRENCY, rounds: 1 };
+  const stdout = execFileSync(process.execPath, [...(runtime === 'alias' ? ['--preserve-symlinks'] : []), runtime === 'alias' ? aliased : PIPELINE_SCRIPT, JSON.stringify(job)], {
+    encoding: 'utf8',
+    env: { ...process.env, ORT_DYLIB_PATH: peerLibrary },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as Result;
+}
+
+console.log(`transformers.js pipelines; Node ${process.version}; ${CALLS} timed calls each after warm-up; ONNX Runtime ${peerLibrary}\n`);
+const rows: string[][] = [];
+const notes: string[] = [];
+try {
+  for (const p of pipelines) {
+    p.write();
+    const theirs = run('peer', p);
+    const mine = run('alias', p);
+    for (const [name, r] of [
+      ['onnxruntime-node', theirs],
+      ['onnx-native (npm alias)', mine],
+    ] as const) {
+      const at = (n: number) => r.concurrent.find((c) => c.concurrency === n) as Result['concurrent'][number];
+      const peerAt = (n: number) => theirs.concurrent.find((c) => c.concurrency === n) as Result['concurrent'][number];
+      rows.push([
+        p.task,
+        `${name} [${r.runtimePackage}]`,
+        median(r.times).toFixed(1),
+        (median(r.times) / median(theirs.times)).toFixed(2),
+        r.longestGapMs.toFixed(1),
+        Math.max(...r.gapsInRun).toFixed(1),
+        ...CONCURRENCY.flatMap((n) => [at(n).perSecond.toFixed(2), (at(n).perSecond / peerAt(n).perSecond).toFixed(2), at(n).longestGapMs.toFixed(1)]),
+      ]);
+    }
+    const list = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(', ');
+    notes.push(`${p.task}, one call at a time: onnxruntime-node ${list(theirs.times, 0)} ms (longest timer waits ${list(theirs.gaps, 0)} ms)`);
+    notes.push(`${p.task}, one call at a time: onnx-native ${list(mine.times, 0)} ms (longest timer waits ${list(mine.gaps, 1)} ms)`);
+  }
+  printTable(
+    ['pipeline', 'runtime', 'median ms/call', 'x peer', 'longest gap ms', 'in the model ms', ...CONCURRENCY.flatMap((n) => [`${n} in flight calls/s`, 'x peer', 'longest gap ms'])],
+    rows,
+    2,
+  );
+  console.log('');
+  notes.forEach((n) => console.log(n));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as peer from 'onnxruntime-node';
 import * as common from 'onnxruntime-common';
 import * as ours from '../../lib/index';
-import { CLS_MODEL, DET_MODEL, REC_MODEL, VAD_MODEL, maxAbsDiff, randomFloats } from '../helpers/common';
+import { CLS_MODEL, DET_MODEL, REC_MODEL, VAD_MODEL, gpuProviderFailure, maxAbsDiff, randomFloats } from '../helpers/common';
 import { T, buildModel, identityModel, reluModel } from '../helpers/onnx-model';
 
 const Compat = suite("onnxruntime-node's API on this runtime");
@@ -41,7 +41,13 @@ Compat('the entry exports everything onnxruntime-node does, Tensor and env being
   assert.ok(ours.env === common.env, 'env is onnxruntime-common\'s');
   assert.ok(ours.registerBackend === common.registerBackend);
   assert.ok(ours.InferenceSession !== (common.InferenceSession as unknown), 'InferenceSession is this runtime\'s');
-  assert.equal(ours.listSupportedBackends(), [{ name: 'cpu', bundled: true }]);
+  // The loaded library's providers: the bundled CPU build has the CPU's; onnxruntime-node's
+  // library (ORT_DYLIB_PATH) has CUDA's and TensorRT's compiled in as well.
+  const available = ours.availableProviders();
+  const expected = [{ name: 'cpu', bundled: true }];
+  if (available.includes('CUDAExecutionProvider')) expected.push({ name: 'cuda', bundled: false });
+  if (available.includes('TensorrtExecutionProvider')) expected.push({ name: 'tensorrt', bundled: false });
+  assert.equal(ours.listSupportedBackends(), expected);
 });
 
 Compat('create() takes a path, a Uint8Array, an ArrayBuffer, and an ArrayBuffer with offset and length', async () => {
@@ -305,7 +311,7 @@ Compat('options this runtime cannot honour are errors that say so, never dropped
   const cases: [unknown, RegExp][] = [
     [{ executionProviders: ['webgpu'] }, /executionProviders\[0\] is unsupported: 'webgpu'/],
     [{ executionProviders: ['cpu', 'dml'] }, /executionProviders\[1\] is unsupported: 'dml'/],
-    [{ executionProviders: ['cuda'] }, /'cuda'.*not in the loaded ONNX Runtime/],
+    [{ executionProviders: ['cuda'] }, gpuProviderFailure('cuda').reason],
     [{ executionProviders: [{ name: 'cuda', deviceId: 0, gpuMemLimit: 5 }] }, /'gpuMemLimit' is not supported/],
     [{ executionProviders: [7] }, /must be either a string or an object with property 'name'/],
     [{ executionProviders: 'cpu' }, /executionProviders must be an array/],

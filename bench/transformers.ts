@@ -14,12 +14,11 @@
  *
  * Usage: npm run bench:transformers [-- --calls N] [-- --only feature-extraction|background-removal]
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { root } from '../test/helpers/common';
-import { ENCODER, PIPELINE_SCRIPT, writeAliasedApp, writeEncoderFolder, writeIsNetFolder } from '../test/helpers/transformers-models';
+import { ENCODER, type PipelineResult, runPipelineProcess, writeAliasedApp, writeEncoderFolder, writeIsNetFolder } from '../test/helpers/transformers-models';
 import { median, printTable } from './report';
 
 const args = process.argv.slice(2);
@@ -27,15 +26,6 @@ const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) 
 const CALLS = Number(option('--calls') ?? 5);
 const ONLY = option('--only');
 const CONCURRENCY = [8, 64];
-
-interface Result {
-  runtimePackage: string;
-  times: number[];
-  gaps: number[];
-  gapsInRun: number[];
-  longestGapMs: number;
-  concurrent: { concurrency: number; calls: number; perSecond: number; longestGapMs: number; longestInRunMs: number }[];
-}
 
 const peerLibrary = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime.so.1');
 const work = mkdtempSync(join(tmpdir(), 'bench-transformers-'));
@@ -47,15 +37,9 @@ const pipelines = [
   { task: 'background-removal', model: 'isnet', input: join(root, 'test', 'fixtures', 'images', 'shapes.png'), write: () => writeIsNetFolder(models, 'isnet') },
 ].filter((p) => ONLY === undefined || p.task === ONLY);
 
-function run(runtime: 'peer' | 'alias', p: (typeof pipelines)[number]): Result {
+function run(runtime: 'peer' | 'alias', p: (typeof pipelines)[number]): PipelineResult {
   const job = { mode: runtime, root: models, task: p.task, model: p.model, input: p.input, calls: CALLS, warmup: 2, concurrency: CONCURRENCY, rounds: 1 };
-  const stdout = execFileSync(process.execPath, [...(runtime === 'alias' ? ['--preserve-symlinks'] : []), runtime === 'alias' ? aliased : PIPELINE_SCRIPT, JSON.stringify(job)], {
-    encoding: 'utf8',
-    env: { ...process.env, ORT_DYLIB_PATH: peerLibrary },
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return JSON.parse(stdout.trim().split('\n').pop() as string) as Result;
+  return runPipelineProcess(job, aliased, { env: { ...process.env, ORT_DYLIB_PATH: peerLibrary } });
 }
 
 console.log(`transformers.js pipelines; Node ${process.version}; ${CALLS} timed calls each after warm-up; ONNX Runtime ${peerLibrary}\n`);
@@ -70,8 +54,8 @@ try {
       ['onnxruntime-node', theirs],
       ['onnx-native (npm alias)', mine],
     ] as const) {
-      const at = (n: number) => r.concurrent.find((c) => c.concurrency === n) as Result['concurrent'][number];
-      const peerAt = (n: number) => theirs.concurrent.find((c) => c.concurrency === n) as Result['concurrent'][number];
+      const at = (n: number) => r.concurrent.find((c) => c.concurrency === n) as PipelineResult['concurrent'][number];
+      const peerAt = (n: number) => theirs.concurrent.find((c) => c.concurrency === n) as PipelineResult['concurrent'][number];
       rows.push([
         p.task,
         `${name} [${r.runtimePackage}]`,

@@ -15,8 +15,6 @@ import { type TensorFields, checkFeed, isTensorLike, toOrtMetadata, toOrtTensor 
 interface State {
   readonly session: Session;
   readonly gate: RunGate;
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
   readonly inputMetadata: readonly Ort.ValueMetadata[];
   readonly outputMetadata: readonly Ort.ValueMetadata[];
   released: boolean;
@@ -123,8 +121,6 @@ export class InferenceSession implements Ort {
     states.set(this, {
       session,
       gate: new RunGate(slots),
-      inputNames: Object.freeze([...session.inputNames]),
-      outputNames: Object.freeze([...session.outputNames]),
       inputMetadata: meta(session.inputs),
       outputMetadata: meta(session.outputs),
       released: false,
@@ -152,12 +148,12 @@ export class InferenceSession implements Ort {
 
   /** The model's input names, in the model's order. */
   get inputNames(): readonly string[] {
-    return stateOf(this).inputNames;
+    return stateOf(this).session.inputNames;
   }
 
   /** The model's output names, in the model's order. */
   get outputNames(): readonly string[] {
-    return stateOf(this).outputNames;
+    return stateOf(this).session.outputNames;
   }
 
   /** The model's inputs: name, whether a tensor, element type, and shape (a symbolic name for a dynamic dimension). */
@@ -186,12 +182,12 @@ export class InferenceSession implements Ort {
     if (typeof feeds !== 'object' || feeds === null || isTensorLike(feeds) || Array.isArray(feeds)) {
       throw new TypeError("'feeds' must be an object that use input names as keys and OnnxValue as corresponding values.");
     }
-    const [fetches, options] = runArguments(state.outputNames, arg1, arg2);
-    if (state.released) throw new OrtError('Session already disposed.', 'SESSION_RELEASED');
     const session = state.session;
+    const [fetches, options] = runArguments(session.outputNames, arg1, arg2);
+    if (state.released) throw new OrtError('Session already disposed.', 'SESSION_RELEASED');
     const inputs: Record<string, unknown> = {};
-    for (let i = 0; i < state.inputNames.length; i++) {
-      const name = state.inputNames[i];
+    for (let i = 0; i < session.inputNames.length; i++) {
+      const name = session.inputNames[i];
       const value: unknown = feeds[name];
       if (value === undefined) throw new Error(`input '${name}' is missing in 'feeds'.`);
       checkFeed(value, session.inputs[i]);
@@ -214,7 +210,7 @@ export class InferenceSession implements Ort {
     const out: Record<string, Tensor> = {};
     for (const name of fetches.keys()) {
       const given = preallocated?.[name];
-      out[name] = given !== undefined && given instanceof Tensor ? given : toOrtTensor(name, results[name]);
+      out[name] = given instanceof Tensor ? given : toOrtTensor(name, results[name]);
     }
     return out;
   }

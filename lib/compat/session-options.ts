@@ -6,6 +6,7 @@
  */
 import { env } from 'onnxruntime-common';
 import type { InferenceSession as OrtInferenceSession } from 'onnxruntime-common';
+import { checkKeys } from '../core/check-keys';
 import { OrtError } from '../core/errors';
 import type { RunOptions } from '../runtime/session';
 import { LOG_LEVELS, type LogLevel, type SessionOptions } from '../runtime/options';
@@ -96,13 +97,7 @@ function logLevel(level: unknown, what: string): LogLevel {
 
 /** This package's session options for onnxruntime-common's `options`. */
 export function toSessionOptions(options: OrtSessionOptions): SessionOptions {
-  const unknown = Object.keys(options).filter((k) => !(SESSION_OPTION_NAMES as readonly string[]).includes(k));
-  if (unknown.length > 0) {
-    throw new OrtError(
-      `unknown session option ${unknown.map((k) => `'${k}'`).join(', ')} (onnxruntime-common's are: ${SESSION_OPTION_NAMES.join(', ')})`,
-      'INVALID_OPTION',
-    );
-  }
+  checkKeys(options, SESSION_OPTION_NAMES, 'session option');
   const out: SessionOptions = {};
   if (options.executionProviders !== undefined) {
     // An empty list is onnxruntime-common's "the default backend": the CPU.
@@ -170,11 +165,7 @@ const RUN_OPTION_NAMES: readonly (keyof OrtRunOptions)[] = ['logSeverityLevel', 
 
 /** This package's run options for onnxruntime-common's `options`, onto `into`. */
 export function toRunOptions(options: OrtRunOptions, into: RunOptions): RunOptions {
-  for (const key of Object.keys(options)) {
-    if (!(RUN_OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new OrtError(`unknown run option '${key}' (onnxruntime-common's are: ${RUN_OPTION_NAMES.join(', ')})`, 'INVALID_OPTION');
-    }
-  }
+  checkKeys(options, RUN_OPTION_NAMES, 'run option');
   if (options.logSeverityLevel !== undefined) into.logSeverityLevel = logLevel(options.logSeverityLevel, 'runOptions.logSeverityLevel');
   if (options.logVerbosityLevel !== undefined && options.logVerbosityLevel !== 0) {
     throw new OrtError('runOptions.logVerbosityLevel is not supported by onnx-native: it prints only in debug builds of ONNX Runtime', 'INVALID_OPTION');

@@ -6,16 +6,13 @@
  */
 import { Tensor } from 'onnxruntime-common';
 import type { InferenceSession as OrtInferenceSession } from 'onnxruntime-common';
-import type { AnyTensor } from '../core/tensor';
+import type { AnyTensor, TensorLike } from '../core/tensor';
 import { OrtError } from '../core/errors';
 import type { ValueMetadata } from '../runtime/model-values';
 
 /** The fields this package reads of an onnxruntime-common `Tensor` (any copy of the class). */
-export interface TensorFields {
-  readonly type: string;
-  readonly dims: readonly number[];
+export interface TensorFields extends TensorLike {
   readonly location?: string;
-  readonly data: unknown;
 }
 
 /**

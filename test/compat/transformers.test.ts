@@ -1,26 +1,24 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from '../helpers/common';
-import { ENCODER, PIPELINE_SCRIPT, writeAliasedApp, writeEncoderFolder, writeIsNetFolder } from '../helpers/transformers-models';
+import {
+  ENCODER,
+  type PipelineJob,
+  type PipelineResult,
+  runPipelineProcess,
+  writeAliasedApp,
+  writeEncoderFolder,
+  writeIsNetFolder,
+} from '../helpers/transformers-models';
 
 const Transformers = suite('transformers.js pipelines on this runtime, both ways in');
 
 const REGISTER = join(root, 'dist', 'compat', 'register.js');
 const HIDDEN = ENCODER.hidden;
 const TEXT = ENCODER.text;
-
-interface PipelineResult {
-  runtimePackage: string;
-  sessionIsRuntimes: boolean;
-  output: { dims?: number[]; data?: number[]; width?: number; height?: number; channels?: number; alpha?: string };
-  times: number[];
-  gaps: number[];
-  longestGapMs: number;
-}
 
 let work = '';
 let models = '';
@@ -38,16 +36,8 @@ Transformers.after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function runPipeline(mode: 'peer' | 'alias' | 'register', task: string, model: string, input: string, calls = 1): PipelineResult {
-  const script = mode === 'alias' ? aliasedScript : PIPELINE_SCRIPT;
-  const flags = mode === 'alias' ? ['--preserve-symlinks'] : [];
-  const job = { mode, register: REGISTER, root: models, task, model, input, calls };
-  const stdout = execFileSync(process.execPath, [...flags, script, JSON.stringify(job)], {
-    encoding: 'utf8',
-    timeout: 180_000,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return JSON.parse(stdout.trim().split('\n').pop() as string) as PipelineResult;
+function runPipeline(mode: PipelineJob['mode'], task: string, model: string, input: string, calls = 1): PipelineResult {
+  return runPipelineProcess({ mode, register: REGISTER, root: models, task, model, input, calls }, aliasedScript, { timeoutMs: 180_000 });
 }
 
 function assertRanOn(result: PipelineResult, runtime: string): void {

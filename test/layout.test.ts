@@ -23,7 +23,8 @@ const BELOW: Readonly<Record<string, readonly string[]>> = {
   gpu: ['core', 'runtime'],
   pool: ['core', 'runtime'],
   compat: ['core', 'runtime'],
-  cli: ['core', 'runtime', 'gpu'],
+  server: ['core', 'batching', 'runtime'],
+  cli: ['core', 'runtime', 'gpu', 'server'],
   '.': ['core', 'batching', 'runtime', 'gpu', 'pool', 'compat', 'cli'],
 };
 

@@ -4,7 +4,8 @@
  * entry, the demo (demo.ts, drawing its text lines with text-image.ts), .npy files
  * (npy.ts) and the TypeScript signatures `inspect --types` prints (typegen.ts).
  *
- * The command line: inspect a model, run it on .npy or JSON inputs, or run the demo.
+ * The command line: inspect a model, run it on .npy or JSON inputs, run the demo, or serve a
+ * model repository (serve.ts, over server/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -16,6 +17,7 @@ import { type AnyTensor, type PlainTensor, tensor } from '../core/tensor';
 import { signatureSource } from './typegen';
 import { runDemo } from './demo';
 import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
+import type { serve as serveCommand } from './serve';
 
 const USAGE = `Usage: onnx-native <command> [options]
 
@@ -32,6 +34,16 @@ Commands:
       [--workspace BYTES] [--level N]  inputs: --profile x=1x3x224x224:8x3x224x224:32x3x224x224
       [--profile NAME=MIN:OPT:MAX]     (min:opt:max). --ep-context FILE also writes an
       [--ep-context FILE [--embed]]    EP-context model, with the engine in it if --embed.
+  serve REPO | --example               Serve a Triton-style model repository over KServe's
+      [--host H] [--http-port N]       Open Inference Protocol (HTTP/REST and gRPC). --example:
+      [--grpc-port N|off]              the built-in one (PP-OCR cls, Silero VAD). Defaults:
+      [--model-control explicit]       127.0.0.1, ports 8000 (HTTP) and 8001 (gRPC); every
+      [--load-model NAME ...]          model loaded, no repository API (explicit: only the
+      [--auth-token-file F]            --load-model ones, and load/unload allowed). Tokens:
+      [--admin-token-file F]           bearer tokens for inference / the repository API.
+      [--tls-cert F --tls-key F]       SIGTERM or SIGINT: requests in flight finish
+      [--strict-readiness false]       (--grace-ms, default 30000), then exit 0.
+      [--grace-ms N] [--log-level L]
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
@@ -51,7 +63,7 @@ function parseArgs(argv: string[]): Args {
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed'].includes(name);
+    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed', 'example'].includes(name);
     const value = inline ?? (boolean ? 'true' : argv[++i]);
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, [...(flags.get(name) ?? []), value]);
@@ -192,6 +204,36 @@ async function buildEngineCommand(args: Args): Promise<void> {
   if (built.epContextPath) console.log(`EP-context model: ${built.epContextPath}`);
 }
 
+function integerFlag(args: Args, name: string): number | undefined {
+  const value = flag(args, name);
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
+  return Number(value);
+}
+
+function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
+  const control = flag(args, 'model-control');
+  if (control !== undefined && control !== 'explicit' && control !== 'none') throw new UsageError(`--model-control is 'none' or 'explicit', got '${control}'`);
+  const strict = flag(args, 'strict-readiness') ?? 'true';
+  if (strict !== 'true' && strict !== 'false') throw new UsageError(`--strict-readiness is true or false, got '${strict}'`);
+  return {
+    repository: args.positional[1],
+    example: flag(args, 'example') === 'true',
+    host: flag(args, 'host'),
+    httpPort: integerFlag(args, 'http-port'),
+    grpcPort: flag(args, 'grpc-port') === 'off' ? false : integerFlag(args, 'grpc-port'),
+    modelControl: control,
+    loadModels: args.flags.get('load-model') ?? [],
+    authTokenFile: flag(args, 'auth-token-file'),
+    adminTokenFile: flag(args, 'admin-token-file'),
+    tlsCert: flag(args, 'tls-cert'),
+    tlsKey: flag(args, 'tls-key'),
+    strictReadiness: strict === 'true',
+    graceMs: integerFlag(args, 'grace-ms'),
+    logLevel: flag(args, 'log-level') ?? 'info',
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   const command = args.positional[0];
@@ -208,6 +250,8 @@ async function main(argv: string[]): Promise<number> {
   else if (command === 'run') await run(args);
   else if (command === 'demo') await runDemo(Number(flag(args, 'runs') ?? 200));
   else if (command === 'build-engine') await buildEngineCommand(args);
+  // Loaded only for `serve`: the other commands need no fastify or gRPC.
+  else if (command === 'serve') return (require('./serve') as { serve: typeof serveCommand }).serve(serveFlags(args));
   else throw new UsageError(`unknown command '${command}'`);
   return 0;
 }

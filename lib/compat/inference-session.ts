@@ -7,7 +7,8 @@ import type { InferenceSession as Ort } from 'onnxruntime-common';
 import { OrtError, isOrtError } from '../core/errors';
 import type { AnyTensor } from '../core/tensor';
 import { type RunOptions, Session, createSession } from '../runtime/session';
-import { RunGate, runSlots } from './run-gate';
+import { RunGate } from '../core/run-gate';
+import { runSlots } from './run-gate';
 import { toRunOptions, toSessionOptions } from './session-options';
 import { type TensorFields, checkFeed, isTensorLike, toOrtMetadata, toOrtTensor } from './values';
 

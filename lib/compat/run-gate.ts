@@ -15,26 +15,3 @@ export function runSlots(intraOpNumThreads: number | undefined): number {
   const perRun = intraOpNumThreads !== undefined && intraOpNumThreads > 0 ? intraOpNumThreads : cores;
   return Math.max(1, Math.floor(cores / perRun));
 }
-
-/** A first-come, first-served gate of `slots` places. */
-export class RunGate {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(slots: number) {
-    this.#free = slots;
-  }
-
-  /** Runs `work` when a place is free, and frees it when `work` settles. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await work();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next !== undefined) next();
-      else this.#free++;
-    }
-  }
-}

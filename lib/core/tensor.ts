@@ -1,7 +1,8 @@
 /**
  * The folder core/ is what every other folder builds on, and imports nothing of the
  * package's: tensors and their element types (dtypes.ts), the error class (errors.ts),
- * typed signatures (signature.ts) and option-name checks (check-keys.ts).
+ * typed signatures (signature.ts), option-name checks (check-keys.ts) and a limit on work
+ * in flight (run-gate.ts).
  *
  * Tensors: `{ type, dims, data }` with `data` the natural array of `type`. Any object of
  * that shape is accepted as an input, including onnxruntime-common's `Tensor`.

@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { availableParallelism } from 'node:os';
-import { RunGate, runSlots } from '../../lib/compat/run-gate';
+import { RunGate } from '../../lib/core/run-gate';
+import { runSlots } from '../../lib/compat/run-gate';
 
 const Gate = suite("compat's run gate: how many of a session's calls reach ONNX Runtime at once");
 

@@ -1,0 +1,148 @@
+/**
+ * The model server as one object: the core over a model repository, and the listeners
+ * that serve it: HTTP/REST (fastify) and gRPC (@grpc/grpc-js) on ports of their own.
+ * `onnx-native serve` is this with its options from the command line.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { InferenceServer } from './inference-server';
+import { type HttpLimits, v2Routes } from './http/v2-routes';
+import { addInferenceService } from './grpc/grpc-service';
+
+/** TLS certificate files. */
+export interface TlsFiles {
+  /** The certificate chain (PEM). */
+  readonly cert: string;
+  /** Its private key (PEM). */
+  readonly key: string;
+}
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** The model repository's folder (Triton's layout). */
+  readonly repository: string;
+  /** Where to listen. Default: 127.0.0.1 (pass `'0.0.0.0'` to listen on every interface, as in a container). */
+  readonly host?: string;
+  /** The HTTP/REST port. Default: 8000 (Triton's); 0 picks a free one. */
+  readonly httpPort?: number;
+  /** The gRPC port. Default: 8001 (Triton's); 0 picks a free one; `false`: no gRPC. */
+  readonly grpcPort?: number | false;
+  /** `'explicit'`: load only `loadModels` at start, and allow the repository API to load and unload. Default: `'none'`. */
+  readonly modelControl?: 'none' | 'explicit';
+  /** With explicit model control: the models to load at start (`'*'`: all). */
+  readonly loadModels?: readonly string[];
+  /** A bearer token for every route but the health checks. */
+  readonly token?: string;
+  /** A bearer token for the repository API instead of `token`. */
+  readonly adminToken?: string;
+  /** Serve HTTPS from these files. */
+  readonly tls?: TlsFiles;
+  /** Request bounds. */
+  readonly limits?: Partial<HttpLimits>;
+  /** Whether readiness waits for every model (Triton's `--strict-readiness`). Default: true. */
+  readonly strictReadiness?: boolean;
+  /** How long shutdown waits for requests in flight, in ms. Default: 30000. */
+  readonly graceMs?: number;
+  /** The logger (pino). Default: pino at `info` on stdout. */
+  readonly log?: Logger;
+}
+
+/** Where a listening server can be reached. */
+export interface ServerAddresses {
+  /** `http://127.0.0.1:8000`, say. */
+  readonly http: string;
+  /** `127.0.0.1:8001`, say (no scheme: what gRPC clients take); absent without gRPC. */
+  readonly grpc?: string;
+}
+
+/** A model server: {@link createServer}'s result. */
+export interface ModelServer {
+  /** The transport-free core: repository, inference, statistics. */
+  readonly core: InferenceServer;
+  /** The HTTP server's fastify instance (to add routes before `listen()`). */
+  readonly http: FastifyInstance;
+  /** The gRPC server, unless `grpcPort: false`. */
+  readonly grpc?: grpc.Server;
+  /** Starts listening; resolves with the addresses. */
+  listen(): Promise<ServerAddresses>;
+  /**
+   * Shuts down gracefully: readiness turns false, new requests get 503, requests in
+   * flight finish (up to `graceMs`), the models are unloaded, the listeners close.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a model repository, loads its models, and makes a server for it (call `listen()`).
+ *
+ * @example
+ * ```ts
+ * const server = await createServer({ repository: './models', httpPort: 0 });
+ * const { http } = await server.listen();
+ * // POST `${http}/v2/models/cls/infer` ...
+ * await server.close();
+ * ```
+ */
+export async function createServer(options: ServerOptions): Promise<ModelServer> {
+  const log = options.log ?? pino({ level: 'info' });
+  const core = await InferenceServer.open({
+    repository: options.repository,
+    log,
+    modelControl: options.modelControl,
+    startupModels: options.loadModels,
+    strictReadiness: options.strictReadiness,
+  });
+  const http = Fastify({
+    // Request logging is off: one line per request would cost more than small models' inference.
+    logger: false,
+    bodyLimit: options.limits?.bodyLimit ?? 64 * 1024 * 1024,
+    ...(options.tls && { https: { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } }),
+  }) as unknown as FastifyInstance;
+  http.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  await http.register(v2Routes, { server: core, limits: options.limits, token: options.token, adminToken: options.adminToken });
+  const bodyLimit = options.limits?.bodyLimit ?? 64 * 1024 * 1024;
+  let grpcServer: grpc.Server | undefined;
+  if (options.grpcPort !== false) {
+    grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': bodyLimit, 'grpc.max_send_message_length': 2 ** 31 - 1 });
+    addInferenceService(grpcServer, core, { token: options.token, adminToken: options.adminToken });
+  }
+  const host = options.host ?? '127.0.0.1';
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    core,
+    http,
+    grpc: grpcServer,
+    async listen() {
+      await http.listen({ host, port: options.httpPort ?? 8000 });
+      const { port } = http.server.address() as AddressInfo;
+      const scheme = options.tls ? 'https' : 'http';
+      let grpcAddress: string | undefined;
+      if (grpcServer !== undefined) {
+        const credentials = options.tls
+          ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.cert), private_key: readFileSync(options.tls.key) }])
+          : grpc.ServerCredentials.createInsecure();
+        const server = grpcServer;
+        const grpcPort = await new Promise<number>((resolve, reject) =>
+          server.bindAsync(`${hostPart}:${options.grpcPort ?? 8001}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+        );
+        grpcAddress = `${hostPart}:${grpcPort}`;
+      }
+      return { http: `${scheme}://${hostPart}:${port}`, ...(grpcAddress !== undefined && { grpc: grpcAddress }) };
+    },
+    close() {
+      closing ??= (async () => {
+        await core.close(options.graceMs ?? 30_000);
+        const server = grpcServer;
+        await Promise.all([
+          http.close(),
+          server && new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+        ]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * KServe's Open Inference Protocol v2 over HTTP, with Triton's extensions (binary tensor
+ * data, model repository, statistics, model configuration), as a fastify plugin: it
+ * mounts into this package's server or into an application's own fastify instance.
+ *
+ *   await app.register(v2Routes, { server });
+ *
+ * The plugin keeps its content-type parsing, error format and auth to its own routes
+ * (fastify's encapsulation), so the application's other routes are left as they were.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { bearerMatches } from '../bearer-token';
+import type { InferenceServer } from '../inference-server';
+import { HTTP_STATUS, ProtocolError } from '../protocol/types';
+import { splitInferBody } from '../protocol/binary-extension';
+import { encodeInferResponse } from '../protocol/encode-response';
+import { type DecodeLimits, decodeInferRequest, decodeLimits } from '../protocol/json-tensors';
+
+/** Bounds on a request: its body's size, and what its tensors may decode to. */
+export interface HttpLimits extends DecodeLimits {
+  /** Most bytes in a request body. Default: 64 MiB. */
+  readonly bodyLimit: number;
+}
+
+/** Options of {@link v2Routes}. */
+export interface V2RoutesOptions {
+  /** The server core the routes answer from. */
+  readonly server: InferenceServer;
+  /** Bounds on request bodies (see {@link HttpLimits}). */
+  readonly limits?: Partial<HttpLimits>;
+  /**
+   * A bearer token every route but the health checks requires (`Authorization: Bearer
+   * <token>`). Default: none.
+   */
+  readonly token?: string;
+  /** A bearer token the repository API (load, unload, index) requires instead. Default: `token`. */
+  readonly adminToken?: string;
+}
+
+type Params = { model?: string; version?: string };
+
+const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
+
+function sendError(reply: FastifyReply, err: ProtocolError): FastifyReply {
+  if (err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
+  if (err.status === 'UNAUTHENTICATED') reply.header('WWW-Authenticate', 'Bearer');
+  return reply.code(HTTP_STATUS[err.status]).send({ error: err.message });
+}
+
+/** The Open Inference Protocol's v2 routes, as a fastify plugin. */
+export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: FastifyInstance, options: V2RoutesOptions) => {
+  const { server } = options;
+  const { bodyLimit = DEFAULT_BODY_LIMIT, ...decoding } = options.limits ?? {};
+  const limits = decodeLimits(decoding);
+
+  // Bodies arrive whole as Buffers: JSON requests are parsed by the codec (which bounds
+  // them), binary ones split at Inference-Header-Content-Length.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body));
+
+  app.setErrorHandler((err: FastifyError | ProtocolError, _req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ProtocolError) return sendError(reply, err);
+    const status = (err as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: err.message });
+    server.log.error({ err: err.message }, 'request failed');
+    return reply.code(500).send({ error: `internal error: ${err.message}` });
+  });
+
+  const guard = (admin: boolean) => async (req: FastifyRequest) => {
+    const token = admin ? (options.adminToken ?? options.token) : options.token;
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      throw new ProtocolError(req.headers.authorization === undefined ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid for this route', 'UNAUTHENTICATED');
+    }
+  };
+  const user = { onRequest: guard(false) };
+  const admin = { onRequest: guard(true) };
+
+  app.get('/v2/health/live', async () => ({ live: server.live }));
+  app.get('/v2/health/ready', async (_req, reply) => {
+    const ready = server.ready;
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+  app.get('/v2', user, async () => server.metadata());
+
+  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
+    app.get<{ Params: Params }>(prefix, user, async (req) => server.modelMetadata(req.params.model as string, req.params.version));
+    app.get<{ Params: Params }>(`${prefix}/ready`, user, async (req, reply) => {
+      const ready = server.modelReady(req.params.model as string, req.params.version);
+      return reply.code(ready ? 200 : 503).send({ name: req.params.model, ready });
+    });
+    app.get<{ Params: Params }>(`${prefix}/stats`, user, async (req) => server.statistics(req.params.model, req.params.version));
+    app.post<{ Params: Params }>(`${prefix}/infer`, user, async (req, reply) => {
+      const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+      // An unknown model or version is a 404 whatever the body holds.
+      server.repository.resolve(req.params.model as string, req.params.version);
+      const { header, binary } = splitInferBody(body, req.headers['inference-header-content-length']);
+      const request = decodeInferRequest(header, binary, { model: req.params.model as string, version: req.params.version }, limits);
+      const response = await server.infer(request);
+      const encoded = encodeInferResponse(response, request);
+      if ('json' in encoded) return reply.type('application/json').send(encoded.json);
+      // The header, then each output's bytes straight from its tensor's memory: no
+      // concatenated copy of the outputs.
+      const head = Buffer.from(encoded.header, 'utf8');
+      reply.header('Inference-Header-Content-Length', String(encoded.headerLength));
+      reply.header('Content-Length', String(encoded.chunks.reduce((n: number, c: Buffer) => n + c.byteLength, head.byteLength)));
+      return reply.type('application/octet-stream').send(Readable.from([head, ...encoded.chunks], { objectMode: false }));
+    });
+  }
+  app.get('/v2/models/stats', user, async () => server.statistics());
+  app.get<{ Params: Params }>('/v2/models/:model/config', user, async (req) => server.modelConfig(req.params.model as string));
+
+  app.post('/v2/repository/index', admin, async (req) => {
+    const body = parseOptionalJson(req.body as Buffer | undefined);
+    return server.repositoryIndex(body.ready === true);
+  });
+  app.post<{ Params: Params }>('/v2/repository/models/:model/load', admin, async (req) => {
+    parseOptionalJson(req.body as Buffer | undefined);
+    await server.loadModel(req.params.model as string);
+    return {};
+  });
+  app.post<{ Params: Params }>('/v2/repository/models/:model/unload', admin, async (req) => {
+    parseOptionalJson(req.body as Buffer | undefined);
+    await server.unloadModel(req.params.model as string);
+    return {};
+  });
+};
+
+/** The JSON object of a small body that may be empty (the repository API's). */
+function parseOptionalJson(body: Buffer | undefined): Record<string, unknown> {
+  if (body === undefined || body.byteLength === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ProtocolError(`the body is not JSON: ${(err as Error).message}`, 'INVALID_ARGUMENT');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProtocolError('the body must be a JSON object', 'INVALID_ARGUMENT');
+  return value as Record<string, unknown>;
+}

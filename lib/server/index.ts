@@ -1,0 +1,36 @@
+/**
+ * The folder server/ is the model server, and `onnx-native/server` its entry (kept apart
+ * from the package's main entry, so that an application that only runs models does not
+ * load fastify and gRPC):
+ * - repository/: a Triton-style model repository on disk (names, versions, symlinks,
+ *   version policy) and its models' loading, reloading and unloading;
+ * - config/: Triton's model configuration (protobuf text format and JSON), checked and
+ *   completed from the model;
+ * - model/: one model version serving: sessions, the dynamic batcher, warm-up, statistics;
+ * - protocol/: the Open Inference Protocol's types and its HTTP encodings (JSON and the
+ *   binary tensor data extension);
+ * - http/, grpc/: the transports over the core (inference-server.ts);
+ * - create-server.ts: all of it listening, as `onnx-native serve` runs it.
+ */
+export { createServer, type ModelServer, type ServerAddresses, type ServerOptions, type TlsFiles } from './create-server';
+export { InferenceServer, EXTENSIONS, type InferenceServerOptions, type ModelMetadataResponse, type ServerMetadataResponse, type TensorMetadata } from './inference-server';
+export { v2Routes, type HttpLimits, type V2RoutesOptions } from './http/v2-routes';
+export { addInferenceService, type GrpcServiceOptions } from './grpc/grpc-service';
+export { inferenceProtocol, type InferenceProtocol } from './grpc/proto';
+export { writeExampleRepository } from './example-repository';
+export {
+  type Datatype,
+  type InferInput,
+  type InferOutput,
+  type InferRequest,
+  type InferResponse,
+  type Parameters,
+  type ParameterValue,
+  type ProtocolStatus,
+  type RequestedOutput,
+  ProtocolError,
+} from './protocol/types';
+export type { IndexEntry, VersionState } from './repository/model-repository';
+export type { ModelVersionStatistics, Duration } from './model/served-model';
+export { ConfigError } from './config/text-format';
+export type { ModelConfig } from './config/model-config';

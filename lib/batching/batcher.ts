@@ -29,8 +29,14 @@ export interface BatchingOptions {
   preferredBatchSizes?: readonly number[];
   /** Most requests waiting at once; more are rejected with `QUEUE_FULL`. Default: no limit. */
   maxQueueSize?: number;
-  /** Default timeout of each request, in milliseconds (`TIMEOUT`). Default: none. */
+  /** Default timeout of each request, in milliseconds (`TIMEOUT`), from arrival to result. Default: none. */
   timeoutMs?: number;
+  /**
+   * Default timeout of each request in the queue, in milliseconds (`TIMEOUT`): one whose
+   * batch has not started by then is dropped; once it runs it is not (Triton's
+   * `default_timeout_microseconds`). Default: none.
+   */
+  queueTimeoutMs?: number;
   /** Batches run at once. Default: 1, so that requests gather while a batch runs. */
   maxInFlight?: number;
   /**
@@ -61,6 +67,10 @@ export interface BatchedRunOptions {
   priority?: number;
   /** This request's timeout in milliseconds (`TIMEOUT`); overrides the session's. */
   timeoutMs?: number;
+  /** This request's timeout in the queue, in milliseconds (`TIMEOUT`); overrides the session's `queueTimeoutMs`. */
+  queueTimeoutMs?: number;
+  /** Called when the request's batch starts, with how long it waited in the queue (ms). */
+  onStart?: (queuedMs: number) => void;
 }
 
 const OPTION_NAMES = [
@@ -69,6 +79,7 @@ const OPTION_NAMES = [
   'preferredBatchSizes',
   'maxQueueSize',
   'timeoutMs',
+  'queueTimeoutMs',
   'maxInFlight',
   'batchAxes',
   'outputBatchAxes',
@@ -107,6 +118,8 @@ interface Request {
   resolve(results: Record<string, AnyTensor>): void;
   reject(error: unknown): void;
   cleanup(): void;
+  /** Called when its batch starts: ends its queue timeout, tells the caller. */
+  started(queuedMs: number): void;
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -144,6 +157,7 @@ export class Batcher {
   readonly #preferred: readonly number[];
   readonly #maxQueueSize: number;
   readonly #timeoutMs: number | undefined;
+  readonly #queueTimeoutMs: number | undefined;
   readonly #maxInFlight: number;
   readonly #inputs: readonly InputPlan[];
   readonly #outputAxes: Readonly<Record<string, number>>;
@@ -182,6 +196,8 @@ export class Batcher {
     this.#maxQueueSize = options.maxQueueSize === undefined ? Infinity : positiveInteger('maxQueueSize', options.maxQueueSize, 1);
     this.#timeoutMs = options.timeoutMs;
     if (this.#timeoutMs !== undefined && !(this.#timeoutMs > 0)) throw new OrtError('batching.timeoutMs must be a number > 0', 'INVALID_OPTION');
+    this.#queueTimeoutMs = options.queueTimeoutMs;
+    if (this.#queueTimeoutMs !== undefined && !(this.#queueTimeoutMs > 0)) throw new OrtError('batching.queueTimeoutMs must be a number > 0', 'INVALID_OPTION');
     this.#maxInFlight = positiveInteger('maxInFlight', options.maxInFlight, 1);
     this.#outputAxes = options.outputBatchAxes ?? {};
     this.#trims = options.padding?.outputs;
@@ -319,8 +335,23 @@ export class Batcher {
       resolve,
       reject,
       cleanup: () => undefined,
+      started: () => undefined,
     };
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const queueTimeoutMs = options.queueTimeoutMs ?? this.#queueTimeoutMs;
+    let queueTimer =
+      queueTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            this.#stats.rejected.timeout++;
+            this.#drop(request, new OrtError(`the request waited in the queue for ${queueTimeoutMs} ms, its timeout`, 'TIMEOUT'));
+          }, queueTimeoutMs);
+    const onStart = options.onStart;
+    request.started = (queuedMs) => {
+      clearTimeout(queueTimer);
+      queueTimer = undefined;
+      onStart?.(queuedMs);
+    };
     const timer =
       timeoutMs === undefined
         ? undefined
@@ -336,6 +367,7 @@ export class Batcher {
     signal?.addEventListener('abort', onAbort, { once: true });
     request.cleanup = () => {
       clearTimeout(timer);
+      clearTimeout(queueTimer);
       signal?.removeEventListener('abort', onAbort);
     };
     return request;
@@ -453,7 +485,10 @@ export class Batcher {
   async #runBatch(batch: Request[]): Promise<void> {
     this.#inFlight++;
     const started = performance.now();
-    for (const r of batch) this.#queueTime.add(started - r.arrived);
+    for (const r of batch) {
+      this.#queueTime.add(started - r.arrived);
+      r.started(started - r.arrived);
+    }
     const rows = batch.reduce((n, r) => n + r.rows, 0);
     this.#stats.batches++;
     this.#stats.batchSizes[rows] = (this.#stats.batchSizes[rows] ?? 0) + 1;

@@ -37,13 +37,15 @@ Commands:
   serve REPO | --example               Serve a Triton-style model repository over KServe's
       [--host H] [--http-port N]       Open Inference Protocol (HTTP/REST and gRPC). --example:
       [--grpc-port N|off]              the built-in one (PP-OCR cls, Silero VAD). Defaults:
-      [--model-control explicit]       127.0.0.1, ports 8000 (HTTP) and 8001 (gRPC); every
-      [--load-model NAME ...]          model loaded, no repository API (explicit: only the
+      [--metrics-port N|off]           127.0.0.1, ports 8000 (HTTP), 8001 (gRPC) and 8002
+      [--model-control explicit]       (Prometheus metrics, GET /metrics); every model
+      [--load-model NAME ...]          loaded, no repository API (explicit: only the
       [--auth-token-file F]            --load-model ones, and load/unload allowed). Tokens:
       [--admin-token-file F]           bearer tokens for inference / the repository API.
       [--tls-cert F --tls-key F]       SIGTERM or SIGINT: requests in flight finish
       [--strict-readiness false]       (--grace-ms, default 30000), then exit 0.
-      [--grace-ms N] [--log-level L]
+      [--grace-ms N] [--log-level L]   --log-requests S: log a share S (0 to 1) of requests.
+      [--log-requests S]
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
@@ -222,6 +224,7 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     host: flag(args, 'host'),
     httpPort: integerFlag(args, 'http-port'),
     grpcPort: flag(args, 'grpc-port') === 'off' ? false : integerFlag(args, 'grpc-port'),
+    metricsPort: flag(args, 'metrics-port') === 'off' ? false : integerFlag(args, 'metrics-port'),
     modelControl: control,
     loadModels: args.flags.get('load-model') ?? [],
     authTokenFile: flag(args, 'auth-token-file'),
@@ -231,6 +234,7 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     strictReadiness: strict === 'true',
     graceMs: integerFlag(args, 'grace-ms'),
     logLevel: flag(args, 'log-level') ?? 'info',
+    logRequests: flag(args, 'log-requests') === undefined ? undefined : Number(flag(args, 'log-requests')),
   };
 }
 

@@ -18,6 +18,7 @@ export interface ServeFlags {
   readonly host?: string;
   readonly httpPort?: number;
   readonly grpcPort?: number | false;
+  readonly metricsPort?: number | false;
   readonly modelControl?: 'none' | 'explicit';
   readonly loadModels: readonly string[];
   readonly authTokenFile?: string;
@@ -27,6 +28,7 @@ export interface ServeFlags {
   readonly strictReadiness: boolean;
   readonly graceMs?: number;
   readonly logLevel: string;
+  readonly logRequests?: number;
 }
 
 function readToken(file: string | undefined): string | undefined {
@@ -44,7 +46,13 @@ export async function serve(flags: ServeFlags): Promise<number> {
   let exampleDir: string | undefined;
   let repository = flags.repository;
   if (flags.example) {
-    exampleDir = mkdtempSync(join(tmpdir(), 'onnx-native-example-'));
+    // Beside the package where it may write there, so that the example handler's
+    // `import 'sharp'` resolves from the node_modules the package is in.
+    try {
+      exampleDir = mkdtempSync(join(__dirname, '..', '..', '.example-'));
+    } catch {
+      exampleDir = mkdtempSync(join(tmpdir(), 'onnx-native-example-'));
+    }
     repository = writeExampleRepository(exampleDir);
   }
   if (repository === undefined) throw new Error('serve needs a model repository folder (or --example)');
@@ -55,6 +63,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     host: flags.host,
     httpPort: flags.httpPort,
     grpcPort: flags.grpcPort,
+    metricsPort: flags.metricsPort,
     modelControl: flags.modelControl,
     loadModels: flags.loadModels,
     token: readToken(flags.authTokenFile),
@@ -62,6 +71,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     tls: flags.tlsCert !== undefined && flags.tlsKey !== undefined ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined,
     strictReadiness: flags.strictReadiness,
     graceMs: flags.graceMs,
+    logRequests: flags.logRequests,
     log,
   };
   let server: ModelServer;
@@ -75,7 +85,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
     console.log(`model ${entry.name}${entry.version ? ` version ${entry.version}` : ''}: ${entry.state ?? 'not loaded'}${entry.reason ? ` (${entry.reason})` : ''}`);
   }
   const addresses = await server.listen();
-  console.log(`ready: HTTP ${addresses.http}${addresses.grpc ? `, gRPC ${addresses.grpc}` : ''}`);
+  // Parsed by scripts and tests: new parts go at the end.
+  console.log(`ready: HTTP ${addresses.http}${addresses.grpc ? `, gRPC ${addresses.grpc}` : ''}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {

@@ -1,6 +1,7 @@
 /**
  * The model server as one object: the core over a model repository, and the listeners
- * that serve it: HTTP/REST (fastify) and gRPC (@grpc/grpc-js) on ports of their own.
+ * that serve it: HTTP/REST (fastify), gRPC (@grpc/grpc-js) and Prometheus metrics on ports
+ * of their own.
  * `onnx-native serve` is this with its options from the command line.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,8 @@ import pino, { type Logger } from 'pino';
 import { InferenceServer } from './inference-server';
 import { type HttpLimits, v2Routes } from './http/v2-routes';
 import { addInferenceService } from './grpc/grpc-service';
+import { ServerMetrics } from './metrics/server-metrics';
+import { type MetricsListener, listenMetrics } from './metrics/metrics-listener';
 
 /** TLS certificate files. */
 export interface TlsFiles {
@@ -30,6 +33,11 @@ export interface ServerOptions {
   readonly httpPort?: number;
   /** The gRPC port. Default: 8001 (Triton's); 0 picks a free one; `false`: no gRPC. */
   readonly grpcPort?: number | false;
+  /**
+   * The Prometheus metrics port (`GET /metrics`, plain HTTP, no token). Default: 8002
+   * (Triton's); 0 picks a free one; `false`: no metrics.
+   */
+  readonly metricsPort?: number | false;
   /** `'explicit'`: load only `loadModels` at start, and allow the repository API to load and unload. Default: `'none'`. */
   readonly modelControl?: 'none' | 'explicit';
   /** With explicit model control: the models to load at start (`'*'`: all). */
@@ -48,6 +56,11 @@ export interface ServerOptions {
   readonly graceMs?: number;
   /** The logger (pino). Default: pino at `info` on stdout. */
   readonly log?: Logger;
+  /**
+   * The share of HTTP requests to log (method, URL, status, time), from 0 (none, the
+   * default: a line per request costs more than a small model's inference) to 1 (all).
+   */
+  readonly logRequests?: number;
 }
 
 /** Where a listening server can be reached. */
@@ -56,6 +69,8 @@ export interface ServerAddresses {
   readonly http: string;
   /** `127.0.0.1:8001`, say (no scheme: what gRPC clients take); absent without gRPC. */
   readonly grpc?: string;
+  /** `http://127.0.0.1:8002/metrics`, say: the metrics endpoint's URL; absent without metrics. */
+  readonly metrics?: string;
 }
 
 /** A model server: {@link createServer}'s result. */
@@ -66,11 +81,14 @@ export interface ModelServer {
   readonly http: FastifyInstance;
   /** The gRPC server, unless `grpcPort: false`. */
   readonly grpc?: grpc.Server;
+  /** The Prometheus metrics (their registry takes an application's own too), unless `metricsPort: false`. */
+  readonly metrics?: ServerMetrics;
   /** Starts listening; resolves with the addresses. */
   listen(): Promise<ServerAddresses>;
   /**
    * Shuts down gracefully: readiness turns false, new requests get 503, requests in
-   * flight finish (up to `graceMs`), the models are unloaded, the listeners close.
+   * flight finish (up to `graceMs`), the models are unloaded, the listeners (metrics
+   * too) close.
    */
   close(): Promise<void>;
 }
@@ -88,19 +106,31 @@ export interface ModelServer {
  */
 export async function createServer(options: ServerOptions): Promise<ModelServer> {
   const log = options.log ?? pino({ level: 'info' });
+  // Made before the repository opens, so that the models loaded at start are observed.
+  const metricsPort = options.metricsPort ?? 8002;
+  const metrics = metricsPort === false ? undefined : new ServerMetrics();
   const core = await InferenceServer.open({
     repository: options.repository,
     log,
     modelControl: options.modelControl,
     startupModels: options.loadModels,
     strictReadiness: options.strictReadiness,
+    observer: metrics,
   });
+  metrics?.watch(core.repository);
   const http = Fastify({
     // Request logging is off: one line per request would cost more than small models' inference.
     logger: false,
     bodyLimit: options.limits?.bodyLimit ?? 64 * 1024 * 1024,
     ...(options.tls && { https: { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } }),
   }) as unknown as FastifyInstance;
+  const sample = options.logRequests ?? 0;
+  if (!(sample >= 0 && sample <= 1)) throw new Error(`logRequests must be a share from 0 to 1, got ${String(options.logRequests)}`);
+  if (sample > 0) {
+    http.addHook('onResponse', async (req, reply) => {
+      if (sample >= 1 || Math.random() < sample) log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+    });
+  }
   http.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
   await http.register(v2Routes, { server: core, limits: options.limits, token: options.token, adminToken: options.adminToken });
   const bodyLimit = options.limits?.bodyLimit ?? 64 * 1024 * 1024;
@@ -112,10 +142,12 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
   const host = options.host ?? '127.0.0.1';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
+  let metricsListener: MetricsListener | undefined;
   return {
     core,
     http,
     grpc: grpcServer,
+    metrics,
     async listen() {
       await http.listen({ host, port: options.httpPort ?? 8000 });
       const { port } = http.server.address() as AddressInfo;
@@ -131,7 +163,12 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
         );
         grpcAddress = `${hostPart}:${grpcPort}`;
       }
-      return { http: `${scheme}://${hostPart}:${port}`, ...(grpcAddress !== undefined && { grpc: grpcAddress }) };
+      if (metrics !== undefined && metricsPort !== false) metricsListener = await listenMetrics(metrics, host, metricsPort);
+      return {
+        http: `${scheme}://${hostPart}:${port}`,
+        ...(grpcAddress !== undefined && { grpc: grpcAddress }),
+        ...(metricsListener !== undefined && { metrics: metricsListener.url }),
+      };
     },
     close() {
       closing ??= (async () => {
@@ -140,6 +177,7 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
         await Promise.all([
           http.close(),
           server && new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+          metricsListener?.close(),
         ]);
       })();
       return closing;

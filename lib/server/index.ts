@@ -7,17 +7,26 @@
  * - config/: Triton's model configuration (protobuf text format and JSON), checked and
  *   completed from the model;
  * - model/: one model version serving: sessions, the dynamic batcher, warm-up, statistics;
+ * - handlers/: custom handlers (a model folder's handler.mjs) on worker threads;
  * - protocol/: the Open Inference Protocol's types and its HTTP encodings (JSON and the
  *   binary tensor data extension);
- * - http/, grpc/: the transports over the core (inference-server.ts);
+ * - http/, grpc/: the transports over the core (inference-server.ts): KServe's v2 (and
+ *   TF Serving's REST API) over fastify, Triton's gRPC service;
+ * - metrics/: Prometheus metrics of the versions served (a ServingObserver of the
+ *   repository) and their listener on a port of their own;
  * - create-server.ts: all of it listening, as `onnx-native serve` runs it.
  */
 export { createServer, type ModelServer, type ServerAddresses, type ServerOptions, type TlsFiles } from './create-server';
 export { InferenceServer, EXTENSIONS, type InferenceServerOptions, type ModelMetadataResponse, type ServerMetadataResponse, type TensorMetadata } from './inference-server';
 export { v2Routes, type HttpLimits, type V2RoutesOptions } from './http/v2-routes';
+export { v1Routes, type V1RoutesOptions } from './http/v1-routes';
 export { addInferenceService, type GrpcServiceOptions } from './grpc/grpc-service';
 export { inferenceProtocol, type InferenceProtocol } from './grpc/proto';
 export { writeExampleRepository } from './example-repository';
+export type { HandlerContext, HandlerModule } from './handlers/handler-pool';
+export { ServerMetrics, DURATION_BUCKETS, BATCH_SIZE_BUCKETS, type ServerMetricsOptions, type VersionStateSource } from './metrics/server-metrics';
+export { listenMetrics, type MetricsListener, type MetricsSource } from './metrics/metrics-listener';
+export type { FailureReason, ServingObserver, VersionObserver, BatchObserver } from './model/serving-observer';
 export {
   type Datatype,
   type InferInput,
@@ -30,7 +39,7 @@ export {
   type RequestedOutput,
   ProtocolError,
 } from './protocol/types';
-export type { IndexEntry, VersionState } from './repository/model-repository';
+export type { IndexEntry, VersionState, VersionStatus } from './repository/model-repository';
 export type { ModelVersionStatistics, Duration } from './model/served-model';
 export { ConfigError } from './config/text-format';
 export type { ModelConfig } from './config/model-config';

@@ -8,6 +8,10 @@ import { type IndexEntry, ModelRepository, type RepositoryOptions } from './repo
 import { type Datatype, type InferRequest, type InferResponse, ProtocolError } from './protocol/types';
 import type { ModelVersionStatistics } from './model/served-model';
 import { configToJson } from './config/model-config';
+import { type HandlerContext, HandlerPool } from './handlers/handler-pool';
+import { LOAD_FAILED } from './handlers/handler-worker';
+import { DATATYPE_OF, type InferInput, invalid } from './protocol/types';
+import type { PlainTensor } from '../core/tensor';
 
 /** The package's version, for server metadata. */
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -59,6 +63,8 @@ export class InferenceServer {
   readonly #strict: boolean;
   #draining = false;
   #inFlight = 0;
+  /** The custom handlers' worker threads, started with the first request that needs them. */
+  #handlers: HandlerPool | undefined;
   #onIdle: (() => void) | undefined;
 
   private constructor(repository: ModelRepository, options: InferenceServerOptions) {
@@ -136,6 +142,52 @@ export class InferenceServer {
     }
   }
 
+  /**
+   * A request in the model's own terms (`POST /v2/models/{m}/predict`): the body as it
+   * came goes to the model folder's handler.mjs `preprocess` (on a worker thread), its
+   * tensors to the model, the outputs to `postprocess`, whose result is the answer.
+   *
+   * @throws {@link ProtocolError}: NOT_FOUND for a model without a handler;
+   *   INVALID_ARGUMENT when preprocess throws (its message is the client's) or returns
+   *   tensors that do not fit the model; INTERNAL when postprocess throws.
+   */
+  async predict(name: string, version: string | undefined, body: Uint8Array, contentType: string, parameters: Readonly<Record<string, string>>): Promise<unknown> {
+    if (this.#draining) throw new ProtocolError('the server is shutting down', 'UNAVAILABLE', 5);
+    const served = this.repository.resolve(name, version);
+    const handler = this.repository.model(name).handler;
+    if (handler === undefined) throw new ProtocolError(`model "${name}" has no handler (a handler.mjs in its folder); send tensors to /v2/models/${name}/infer`, 'NOT_FOUND');
+    this.#handlers ??= new HandlerPool();
+    const context: HandlerContext = { model: name, version: String(served.version), contentType, parameters };
+    this.#inFlight++;
+    try {
+      let tensors: Record<string, PlainTensor>;
+      try {
+        tensors = await this.#handlers.preprocess(handler, body, context);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        // A handler that cannot be imported is the server's fault, not the request's.
+        if (message.startsWith(LOAD_FAILED)) throw new ProtocolError(`model "${name}": ${message}`, 'INTERNAL');
+        throw invalid(`model "${name}": the handler's preprocess failed: ${message}`);
+      }
+      if (typeof tensors !== 'object' || tensors === null) throw invalid(`model "${name}": the handler's preprocess must return the input tensors by name`);
+      const inputs: InferInput[] = Object.entries(tensors).map(([input, t]) => {
+        if (typeof t !== 'object' || t === null || !DATATYPE_OF[t.type as keyof typeof DATATYPE_OF] || !Array.isArray(t.dims)) {
+          throw invalid(`model "${name}": preprocess returned "${input}", which is not a { type, dims, data } tensor`);
+        }
+        return { name: input, datatype: DATATYPE_OF[t.type], shape: t.dims, tensor: t as InferInput['tensor'] };
+      });
+      const response = await served.infer({ model: name, version: String(served.version), inputs });
+      const outputs = Object.fromEntries(response.outputs.map((o) => [o.name, o.tensor]));
+      try {
+        return await this.#handlers.postprocess(handler, outputs, context);
+      } catch (err) {
+        throw new ProtocolError(`model "${name}": the handler's postprocess failed: ${err instanceof Error ? err.message : String(err)}`, 'INTERNAL');
+      }
+    } finally {
+      if (--this.#inFlight === 0) this.#onIdle?.();
+    }
+  }
+
   /** Triton's statistics: of every loaded model, of one, or of one version. */
   statistics(name?: string, version?: string): { model_stats: ModelVersionStatistics[] } {
     const stats: ModelVersionStatistics[] = [];
@@ -195,5 +247,6 @@ export class InferenceServer {
       if (this.#inFlight > 0) this.log.warn({ inFlight: this.#inFlight, graceMs }, 'grace period over; requests still in flight are dropped');
     }
     await this.repository.close(0);
+    await this.#handlers?.close();
   }
 }

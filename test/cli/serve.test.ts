@@ -24,7 +24,8 @@ function startServe(args: string[]): Promise<{ child: ChildProcess; http: string
     const timer = setTimeout(() => reject(new Error(`no ready line in 60 s:\n${output}`)), 60_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const ready = /^ready: HTTP (\S+), gRPC (\S+)$/m.exec(output);
+      // The metrics URL comes after gRPC's address, when there is one.
+      const ready = /^ready: HTTP (\S+), gRPC ([^\s,]+)(?:, metrics \S+)?$/m.exec(output);
       if (ready) {
         clearTimeout(timer);
         resolve({ child, http: ready[1], grpc: ready[2], output: () => output });
@@ -42,7 +43,7 @@ function startServe(args: string[]): Promise<{ child: ChildProcess; http: string
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
 Serve('the example repository serves; curl gets health, metadata and an inference', async () => {
-  const { child, http, output } = await startServe(['--example', '--http-port', '0', '--grpc-port', '0']);
+  const { child, http, output } = await startServe(['--example', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0']);
   try {
     assert.match(output(), /model silero_vad version 1: READY/);
     assert.match(output(), /model text_direction version 1: READY/);
@@ -72,7 +73,7 @@ Serve('the example repository serves; curl gets health, metadata and an inferenc
 });
 
 Serve('SIGTERM: ready turns false at once, new requests get 503, requests in flight all finish, exit 0', async () => {
-  const { child, http } = await startServe(['--example', '--http-port', '0', '--grpc-port', '0', '--log-level', 'warn']);
+  const { child, http } = await startServe(['--example', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--log-level', 'warn']);
   const code = exited(child);
   // Eight requests of 64 rows each: each a batch of its own, a few hundred ms apiece.
   const image = randomFloats(64 * 3 * 48 * 192, 4);

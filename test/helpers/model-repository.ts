@@ -20,9 +20,15 @@ export interface ModelFolderSpec {
   readonly copyFrom?: string;
 }
 
-/** Writes a repository of `models` into a new temporary folder and returns its path. */
-export function writeRepository(models: Readonly<Record<string, ModelFolderSpec>>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'onnx-native-repo-'));
+/**
+ * Writes a repository of `models` into a new temporary folder and returns its path:
+ * under the system's temporary folder, or with `inProject` under test/.server-repos/
+ * (gitignored), where a handler's imports (sharp) resolve from the project's node_modules.
+ */
+export function writeRepository(models: Readonly<Record<string, ModelFolderSpec>>, inProject = false): string {
+  const base = inProject ? join(root, 'test', '.server-repos') : tmpdir();
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, 'onnx-native-repo-'));
   for (const [name, spec] of Object.entries(models)) addModel(dir, name, spec);
   return dir;
 }

@@ -43,7 +43,7 @@ Server.before(async () => {
     },
     broken: { config: 'max_batch_size: 8\ndynamic_batching {\n  max_queue_delay: 100\n}\n', versions: { 1: identity2Model(ONNX_TYPE_OF_DATATYPE.FP32) } },
   });
-  server = await createServer({ repository: repo, httpPort: 0, grpcPort: 0, strictReadiness: false, log });
+  server = await createServer({ repository: repo, httpPort: 0, grpcPort: 0, metricsPort: 0, strictReadiness: false, log });
   const addresses = await server.listen();
   http = addresses.http;
   grpcAddress = addresses.grpc as string;

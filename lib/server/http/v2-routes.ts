@@ -14,6 +14,7 @@ import { bearerMatches } from '../bearer-token';
 import type { InferenceServer } from '../inference-server';
 import { HTTP_STATUS, ProtocolError } from '../protocol/types';
 import { splitInferBody } from '../protocol/binary-extension';
+import { v1Routes } from './v1-routes';
 import { encodeInferResponse } from '../protocol/encode-response';
 import { type DecodeLimits, decodeInferRequest, decodeLimits } from '../protocol/json-tensors';
 
@@ -36,6 +37,8 @@ export interface V2RoutesOptions {
   readonly token?: string;
   /** A bearer token the repository API (load, unload, index) requires instead. Default: `token`. */
   readonly adminToken?: string;
+  /** Also serve TensorFlow Serving's REST API (`/v1/models/...`, see v1-routes.ts). Default: true. */
+  readonly tfServing?: boolean;
 }
 
 type Params = { model?: string; version?: string };
@@ -107,8 +110,23 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
       return reply.type('application/octet-stream').send(Readable.from([head, ...encoded.chunks], { objectMode: false }));
     });
   }
+  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
+    // The model's own terms: the body as it comes (an image, text, JSON), through its handler.mjs.
+    app.post<{ Params: Params; Querystring: Record<string, string> }>(`${prefix}/predict`, user, async (req) => {
+      const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+      return server.predict(req.params.model as string, req.params.version, body, req.headers['content-type'] ?? '', { ...req.query });
+    });
+  }
   app.get('/v2/models/stats', user, async () => server.statistics());
   app.get<{ Params: Params }>('/v2/models/:model/config', user, async (req) => server.modelConfig(req.params.model as string));
+
+  if (options.tfServing !== false) {
+    // A child context: it shares this one's body parsing and errors, and takes the user token.
+    await app.register(async (child) => {
+      child.addHook('onRequest', user.onRequest);
+      await child.register(v1Routes, { server });
+    });
+  }
 
   app.post('/v2/repository/index', admin, async (req) => {
     const body = parseOptionalJson(req.body as Buffer | undefined);

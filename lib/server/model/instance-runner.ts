@@ -10,6 +10,7 @@
 import type { AnyTensor, PlainTensor } from '../../core/tensor';
 import type { BatchRunner } from '../../batching/batcher';
 import type { Session } from '../../runtime/session';
+import type { BatchObserver } from './serving-observer';
 
 /** Totals of one batch size's executions, as Triton's statistics report them. */
 export interface BatchTotals {
@@ -46,6 +47,8 @@ export class InstanceRunner implements BatchRunner {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly totals: ExecutionTotals = { executions: 0, inferences: 0, computeNs: 0, bySize: new Map(), lastInferenceMs: 0 };
+  /** Told of each batch run; set once warm-up is over, so that warm-up runs are not reported. */
+  observer: BatchObserver | undefined;
   readonly #instances: readonly Instance[];
   readonly #running: number[];
   readonly #rowsOf: RowsOf;
@@ -90,6 +93,7 @@ export class InstanceRunner implements BatchRunner {
       size.count++;
       size.computeNs += ns;
       t.bySize.set(rows, size);
+      this.observer?.onBatch(rows, ns / 1e9);
       return results;
     } finally {
       this.#running[pick]--;

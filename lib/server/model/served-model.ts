@@ -8,13 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Batcher } from '../../batching/batcher';
 import { dtypeByName } from '../../core/dtypes';
-import { OrtError } from '../../core/errors';
 import { RunGate } from '../../core/run-gate';
 import type { AnyTensor, PlainTensor } from '../../core/tensor';
 import type { ExecutionProvider } from '../../runtime/providers';
 import { createSession, type Session } from '../../runtime/session';
 import { ELEMENT_TYPE_OF, type InferOutput, type InferRequest, type InferResponse, ProtocolError, invalid } from '../protocol/types';
 import { type Instance, InstanceRunner } from './instance-runner';
+import { type VersionObserver, failureReason } from './serving-observer';
 import type { ServingPlan, TensorPlan, WarmupPlan } from './serving-plan';
 
 /** Count and total time, as Triton's statistics report each duration. */
@@ -36,29 +36,22 @@ export interface ModelVersionStatistics {
 
 const zero = (): Duration => ({ count: 0, ns: 0 });
 
-/** How a request failed, in the protocol's terms, from what the runtime threw. */
+/** How a request failed, in the protocol's terms, from what the runtime threw (read as serving-observer.ts's failureReason reads it). */
 export function protocolErrorOf(err: unknown, model: string): ProtocolError {
   if (err instanceof ProtocolError) return err;
-  if (err instanceof OrtError) {
-    switch (err.code) {
-      case 'INVALID_INPUT_NAME':
-      case 'INVALID_OUTPUT_NAME':
-      case 'INVALID_DTYPE':
-      case 'INVALID_SHAPE':
-      case 'INVALID_TENSOR':
-      case 'MISSING_INPUT':
-        return invalid(`model "${model}": ${err.message}`);
-      case 'QUEUE_FULL':
-        return new ProtocolError(`model "${model}": the queue is full; try again later`, 'UNAVAILABLE', 1);
-      case 'TIMEOUT':
-        return new ProtocolError(`model "${model}": the request timed out in the queue`, 'UNAVAILABLE', 1);
-      case 'SESSION_RELEASED':
-        return new ProtocolError(`model "${model}" is not serving (unloaded or shutting down)`, 'UNAVAILABLE', 1);
-      default:
-        return new ProtocolError(`model "${model}": inference failed: ${err.message}`, 'INTERNAL');
-    }
+  const message = err instanceof Error ? err.message : String(err);
+  switch (failureReason(err)) {
+    case 'invalid':
+      return invalid(`model "${model}": ${message}`);
+    case 'queue_full':
+      return new ProtocolError(`model "${model}": the queue is full; try again later`, 'UNAVAILABLE', 1);
+    case 'timeout':
+      return new ProtocolError(`model "${model}": the request timed out in the queue`, 'UNAVAILABLE', 1);
+    case 'unavailable':
+      return new ProtocolError(`model "${model}" is not serving (unloaded or shutting down)`, 'UNAVAILABLE', 1);
+    default:
+      return new ProtocolError(`model "${model}": inference failed: ${message}`, 'INTERNAL');
   }
-  return new ProtocolError(`model "${model}": inference failed: ${err instanceof Error ? err.message : String(err)}`, 'INTERNAL');
 }
 
 /** A model version that serves requests. */
@@ -77,6 +70,7 @@ export class ServedModel {
   /** Requests taken and not yet answered. */
   #pending = 0;
   #onIdle: (() => void) | undefined;
+  #observer: VersionObserver | undefined;
 
   private constructor(name: string, version: number, plan: ServingPlan, runner: InstanceRunner, session: Session) {
     this.name = name;
@@ -94,7 +88,8 @@ export class ServedModel {
         preferredBatchSizes: b.preferredBatchSizes.filter((n) => n <= plan.maxBatchSize),
         maxQueueSize: b.maxQueueSize,
         maxInFlight: runner.slots,
-        timeoutMs: b.defaultTimeoutMicros === undefined ? undefined : b.defaultTimeoutMicros / 1000,
+        // Triton's timeouts are for the queue: a request whose batch has started runs to the end.
+        queueTimeoutMs: b.defaultTimeoutMicros === undefined ? undefined : b.defaultTimeoutMicros / 1000,
         // Every input is batched along its first dimension (the configuration's dims
         // leave it out), whatever the model calls it.
         batchAxes: Object.fromEntries(plan.inputs.map((t) => [t.name, 0])),
@@ -197,14 +192,19 @@ export class ServedModel {
   async infer(request: InferRequest): Promise<InferResponse> {
     const start = process.hrtime.bigint();
     this.#pending++;
+    this.#observer?.onRequestStart();
     try {
       const response = await this.#infer(request);
+      const ns = Number(process.hrtime.bigint() - start);
       this.#stats.success.count++;
-      this.#stats.success.ns += Number(process.hrtime.bigint() - start);
+      this.#stats.success.ns += ns;
+      this.#observer?.onRequestEnd(undefined, ns / 1e9);
       return response;
     } catch (err) {
+      const ns = Number(process.hrtime.bigint() - start);
       this.#stats.fail.count++;
-      this.#stats.fail.ns += Number(process.hrtime.bigint() - start);
+      this.#stats.fail.ns += ns;
+      this.#observer?.onRequestEnd(failureReason(err), ns / 1e9);
       throw protocolErrorOf(err, this.name);
     } finally {
       if (--this.#pending === 0) this.#onIdle?.();
@@ -214,6 +214,15 @@ export class ServedModel {
   /** Requests taken and not yet answered (queued or running). */
   get pending(): number {
     return this.#pending;
+  }
+
+  /**
+   * Reports what this version serves from now on to `observer` (the repository calls it
+   * once warm-up is over): requests, their time in the queue, and batches run.
+   */
+  observe(observer: VersionObserver): void {
+    this.#observer = observer;
+    this.#runner.observer = observer;
   }
 
   async #infer(request: InferRequest): Promise<InferResponse> {
@@ -258,16 +267,23 @@ export class ServedModel {
       const b = this.plan.batching as NonNullable<ServingPlan['batching']>;
       const priority = requestPriority(request, b.priorityLevels, b.defaultPriority);
       const timeout = requestTimeoutMicros(request);
-      let timeoutMs: number | undefined;
+      let queueTimeoutMs: number | undefined;
       if (timeout !== undefined && b.allowTimeoutOverride) {
-        timeoutMs = Math.min(timeout, b.defaultTimeoutMicros ?? Infinity) / 1000;
+        queueTimeoutMs = Math.min(timeout, b.defaultTimeoutMicros ?? Infinity) / 1000;
       }
-      return this.#batcher.run(feeds, { priority, ...(timeoutMs !== undefined && timeoutMs > 0 && { timeoutMs }) });
+      const onStart = (queuedMs: number) => {
+        this.#stats.queue.count++;
+        this.#stats.queue.ns += Math.round(queuedMs * 1e6);
+        this.#observer?.onQueued(queuedMs / 1000);
+      };
+      return this.#batcher.run(feeds, { priority, onStart, ...(queueTimeoutMs !== undefined && queueTimeoutMs > 0 && { queueTimeoutMs }) });
     }
     const queued = process.hrtime.bigint();
     return (this.#gate as RunGate).run(() => {
+      const ns = Number(process.hrtime.bigint() - queued);
       this.#stats.queue.count++;
-      this.#stats.queue.ns += Number(process.hrtime.bigint() - queued);
+      this.#stats.queue.ns += ns;
+      this.#observer?.onQueued(ns / 1e9);
       return this.#runner.run(feeds, { outputNames: wanted });
     });
   }
@@ -275,7 +291,7 @@ export class ServedModel {
   /** Triton's statistics of this version. */
   statistics(): ModelVersionStatistics {
     const t = this.#runner.totals;
-    const queue = this.#batcher === undefined ? { ...this.#stats.queue } : batcherQueue(this.#batcher);
+    const queue = { ...this.#stats.queue };
     return {
       name: this.name,
       version: String(this.version),
@@ -319,11 +335,6 @@ export class ServedModel {
     this.#batcher?.close();
     this.#runner.release();
   }
-}
-
-function batcherQueue(batcher: Batcher): Duration {
-  const q = batcher.stats().queueTimeMs;
-  return { count: q.count, ns: Math.round(q.mean * q.count * 1e6) };
 }
 
 const firstDimension = (feeds: Record<string, PlainTensor>): number => {

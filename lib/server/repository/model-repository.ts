@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { ProtocolError } from '../protocol/types';
 import { type ModelSource, readModelSource } from '../config/config-source';
 import type { ModelConfig } from '../config/model-config';
+import type { HandlerFile } from '../handlers/handler-pool';
 import { type ServedModel } from '../model/served-model';
+import type { ServingObserver } from '../model/serving-observer';
 import { type ModelFolder, checkModelName, checkVersion, listModelNames, readModelFolder, repositoryRoot } from './repository-files';
 import { describePolicy, servedVersions } from './version-policy';
 import { loadModelVersion } from './load-version';
@@ -24,6 +26,13 @@ export interface IndexEntry {
   readonly reason?: string;
 }
 
+/** A version and its state now (see {@link ModelRepository.versionStates}). */
+export interface VersionStatus {
+  readonly name: string;
+  readonly version: number;
+  readonly state: VersionState;
+}
+
 interface VersionEntry {
   state: VersionState;
   reason: string;
@@ -37,6 +46,8 @@ export interface LoadedModel {
   readonly config: ModelConfig;
   /** Served versions by number, ascending. */
   readonly versions: ReadonlyMap<number, VersionEntry>;
+  /** Its custom handler (handler.mjs), if its folder has one. */
+  readonly handler?: HandlerFile;
 }
 
 /** Options of {@link ModelRepository.open}. */
@@ -50,6 +61,8 @@ export interface RepositoryOptions {
   readonly modelControl?: 'none' | 'explicit';
   /** With `'explicit'`: models to load at start (`'*'` for all). */
   readonly startupModels?: readonly string[];
+  /** Told of each version as it starts serving and once it has retired (the server's metrics). */
+  readonly observer?: ServingObserver;
 }
 
 /** The repository and the models loaded from it. */
@@ -62,11 +75,19 @@ export class ModelRepository {
   readonly #failed = new Map<string, string>();
   /** A model's load or unload in progress: the next waits for it. */
   readonly #busy = new Map<string, Promise<unknown>>();
+  /**
+   * States of versions that #models does not hold: loading (not swapped in yet),
+   * unloading (swapped out, answering what they took), or failed on a model's first load
+   * (so that no version of it serves).
+   */
+  readonly #aside = new Map<string, Map<number, VersionState>>();
+  readonly #observer: ServingObserver | undefined;
 
   private constructor(root: string, options: RepositoryOptions) {
     this.root = root;
     this.modelControl = options.modelControl ?? 'none';
     this.#log = options.log;
+    this.#observer = options.observer;
   }
 
   /**
@@ -111,6 +132,36 @@ export class ModelRepository {
       }
     }
     return readyOnly ? entries.filter((e) => e.state === 'READY') : entries;
+  }
+
+  /**
+   * The state of each version the repository knows of now: those of loaded models (READY,
+   * or UNAVAILABLE where that version failed), and those loading, unloading, or failed
+   * when no version of their model loaded. Synchronous and cheap: the metrics read it at
+   * each scrape.
+   */
+  versionStates(): VersionStatus[] {
+    const rows: VersionStatus[] = [];
+    for (const [name, model] of this.#models) {
+      for (const [version, v] of model.versions) rows.push({ name, version, state: v.state });
+    }
+    for (const [name, versions] of this.#aside) {
+      // A version swapped in wins over its old copy unloading, or its new one loading.
+      const served = this.#models.get(name)?.versions;
+      for (const [version, state] of versions) if (served?.has(version) !== true) rows.push({ name, version, state });
+    }
+    return rows;
+  }
+
+  #setAside(name: string, version: number, state: VersionState | undefined): void {
+    let versions = this.#aside.get(name);
+    if (state === undefined) {
+      versions?.delete(version);
+      if (versions?.size === 0) this.#aside.delete(name);
+      return;
+    }
+    if (versions === undefined) this.#aside.set(name, (versions = new Map()));
+    versions.set(version, state);
   }
 
   /** The loaded model `name`; throws NOT_FOUND if it is not loaded. */
@@ -162,6 +213,7 @@ export class ModelRepository {
   async #unload(name: string, graceMs: number): Promise<void> {
     const model = this.#models.get(name);
     this.#failed.delete(name);
+    this.#aside.delete(name);
     if (model === undefined) return;
     this.#models.delete(name);
     await this.#retire(name, model.versions, graceMs);
@@ -172,7 +224,12 @@ export class ModelRepository {
     await Promise.all(
       [...versions].map(async ([version, v]) => {
         v.state = 'UNLOADING';
+        if (v.served !== undefined) this.#setAside(name, version, 'UNLOADING');
         await v.served?.retire(graceMs);
+        if (v.served !== undefined) {
+          this.#setAside(name, version, undefined);
+          this.#observer?.versionRetired(name, version);
+        }
         this.#log.info({ model: name, version }, 'model version unloaded');
       }),
     );
@@ -201,6 +258,8 @@ export class ModelRepository {
 
   async #load(name: string): Promise<void> {
     const started = performance.now();
+    // What an earlier load left here (versions that failed) is stale from now on.
+    this.#aside.delete(name);
     let folder: ModelFolder;
     let source: ModelSource;
     try {
@@ -222,8 +281,11 @@ export class ModelRepository {
     let config: ModelConfig | undefined;
     const ignored = new Set<string>();
     for (const version of wanted) {
+      const versionStarted = performance.now();
+      this.#setAside(name, version, 'LOADING');
       try {
         const loaded = await loadModelVersion(this.root, folder, source, version, this.#log);
+        if (this.#observer !== undefined) loaded.served.observe(this.#observer.versionServing(name, version, (performance.now() - versionStarted) / 1000));
         config = loaded.config;
         for (const line of loaded.ignored) ignored.add(line);
         versions.set(version, { state: 'READY', reason: '', served: loaded.served });
@@ -233,17 +295,22 @@ export class ModelRepository {
         failures.push(`version ${version}: ${reason}`);
         versions.set(version, { state: 'UNAVAILABLE', reason });
         this.#log.error({ model: name, version, err: reason }, 'model version failed to load');
+      } finally {
+        this.#setAside(name, version, undefined);
       }
     }
     if (![...versions.values()].some((v) => v.state === 'READY')) {
       const err = new ProtocolError(`model "${name}" failed to load: ${failures.join('; ')}`, 'INVALID_ARGUMENT');
       // The versions serving before (if any) keep serving.
-      if (old === undefined) this.#failed.set(name, failures.join('; '));
+      if (old === undefined) {
+        this.#failed.set(name, failures.join('; '));
+        for (const version of versions.keys()) this.#setAside(name, version, 'UNAVAILABLE');
+      }
       throw err;
     }
     for (const line of ignored) this.#log.warn({ model: name }, line);
     this.#failed.delete(name);
-    this.#models.set(name, { name, config: config as ModelConfig, versions });
+    this.#models.set(name, { name, config: config as ModelConfig, versions, ...(folder.handler && { handler: folder.handler }) });
     // Requests already given an old version are answered by it before it goes.
     if (old !== undefined) await this.#retire(name, old.versions, Infinity);
   }

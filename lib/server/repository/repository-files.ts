@@ -49,6 +49,8 @@ export interface ModelFolder {
   readonly config?: { readonly file: string; readonly text: string; readonly format: 'pbtxt' | 'json' };
   /** The numeric version folders, ascending. */
   readonly versions: readonly number[];
+  /** Its custom handler (`handler.mjs` or `handler.js`), if it has one. */
+  readonly handler?: { readonly path: string; readonly stamp: number };
 }
 
 /** Most bytes of a configuration file: real ones are a few kB; this bounds a hostile one. */
@@ -125,7 +127,20 @@ export async function readModelFolder(root: string, name: string): Promise<Model
     if (info.size > MAX_CONFIG_BYTES) throw invalid(`${name}/${file} is ${info.size} bytes; a model configuration may be at most ${MAX_CONFIG_BYTES}`);
     config = { file: `${name}/${file}`, text: await readFile(real, 'utf8'), format };
   }
-  return { name, path, config, versions };
+  let handler: ModelFolder['handler'];
+  for (const file of ['handler.mjs', 'handler.js']) {
+    const handlerPath = join(path, file);
+    const real = await inside(root, handlerPath);
+    if (real === undefined) {
+      if (await exists(handlerPath)) throw invalid(`${name}/${file} links outside the model repository`);
+      continue;
+    }
+    if (handler !== undefined) throw invalid(`model "${name}" has both handler.mjs and handler.js; keep one`);
+    const info = await stat(real);
+    if (!info.isFile()) throw invalid(`${name}/${file} is not a file`);
+    handler = { path: real, stamp: info.mtimeMs };
+  }
+  return { name, path, config, versions, ...(handler && { handler }) };
 }
 
 /**

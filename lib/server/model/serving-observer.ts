@@ -1,0 +1,79 @@
+/**
+ * What a served model version tells an observer (the server's metrics) as it serves: each
+ * request taken and answered, each request's wait in the queue, each batch run. The
+ * repository hands each version its observer once it has loaded, so warm-up runs are not
+ * reported. Calls come on the request path: an observer must be cheap and must not throw.
+ */
+import { OrtError } from '../../core/errors';
+import { ProtocolError } from '../protocol/types';
+
+/** Why a request failed, as the metrics count it. */
+export type FailureReason = 'invalid' | 'queue_full' | 'timeout' | 'unavailable' | 'internal';
+
+/** Every {@link FailureReason}, for observers that set their series up front. */
+export const FAILURE_REASONS: readonly FailureReason[] = Object.freeze(['invalid', 'queue_full', 'timeout', 'unavailable', 'internal'] as const);
+
+/** Runs of one version's instances, as InstanceRunner reports them. */
+export interface BatchObserver {
+  /** A batch of `rows` rows ran in ONNX Runtime for `seconds` (successful runs only, as Triton's execution count). */
+  onBatch(rows: number, seconds: number): void;
+}
+
+/** What one model version reports as it serves. */
+export interface VersionObserver extends BatchObserver {
+  /** A request was taken (it is pending until {@link VersionObserver.onRequestEnd}). */
+  onRequestStart(): void;
+  /**
+   * A request was answered: `failure` undefined for a success. `seconds` runs from the
+   * version taking the request (decoded) to its answer being ready (not yet encoded).
+   */
+  onRequestEnd(failure: FailureReason | undefined, seconds: number): void;
+  /**
+   * A request's batch (or, without dynamic batching, its own run) started, `seconds` after
+   * the request entered the scheduler's queue. Requests refused before (invalid, queue
+   * full) or dropped in the queue (timeout) never get here.
+   */
+  onQueued(seconds: number): void;
+}
+
+/** Told of the repository's versions as they start and stop serving. */
+export interface ServingObserver {
+  /**
+   * Version `version` of `model` has loaded (in `loadSeconds`, warm-up included) and
+   * serves from now on; what it serves is reported to the observer returned. A reload of
+   * the same version calls this again before the old copy is retired.
+   */
+  versionServing(model: string, version: number, loadSeconds: number): VersionObserver;
+  /** A copy of the version that {@link ServingObserver.versionServing} announced has answered its last request and released its sessions. */
+  versionRetired(model: string, version: number): void;
+}
+
+/**
+ * Why `err`, thrown while a version served a request, failed it: the one reading of the
+ * runtime's codes, which served-model.ts's `protocolErrorOf` turns into the client's
+ * error (a full queue, a timeout and a released session are all UNAVAILABLE to a client).
+ */
+export function failureReason(err: unknown): FailureReason {
+  if (err instanceof ProtocolError) {
+    if (err.status === 'INVALID_ARGUMENT') return 'invalid';
+    return err.status === 'UNAVAILABLE' ? 'unavailable' : 'internal';
+  }
+  if (err instanceof OrtError) {
+    switch (err.code) {
+      case 'INVALID_INPUT_NAME':
+      case 'INVALID_OUTPUT_NAME':
+      case 'INVALID_DTYPE':
+      case 'INVALID_SHAPE':
+      case 'INVALID_TENSOR':
+      case 'MISSING_INPUT':
+        return 'invalid';
+      case 'QUEUE_FULL':
+        return 'queue_full';
+      case 'TIMEOUT':
+        return 'timeout';
+      case 'SESSION_RELEASED':
+        return 'unavailable';
+    }
+  }
+  return 'internal';
+}

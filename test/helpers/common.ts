@@ -75,3 +75,20 @@ export function compileTooOldRuntime(library: string): void {
   );
   execFileSync('cc', ['-shared', '-fPIC', '-o', library, source]);
 }
+
+/** Starts a 1 ms interval timer; stop() ends it and says the longest gap between its calls, in ms. */
+export function timerGaps(): { stop(): number } {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      return longest;
+    },
+  };
+}

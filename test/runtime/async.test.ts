@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createSession, tensor } from '../../lib/index';
-import { DET_MODEL, randomFloats, rejectsWith } from '../helpers/common';
+import { DET_MODEL, randomFloats, rejectsWith, timerGaps } from '../helpers/common';
 import { reluModel } from '../helpers/onnx-model';
 
 const Async = suite('runs off the JavaScript thread');
@@ -14,22 +14,6 @@ const Async = suite('runs off the JavaScript thread');
 const LONG_DIMS = [1, 3, 960, 960];
 const longInput = () => ({ x: tensor('float32', randomFloats(3 * 960 * 960, 5), LONG_DIMS) });
 
-/** Starts a 1 ms interval timer; stop() ends it and says the longest gap between its calls, in ms. */
-function timerGaps(): { stop(): number } {
-  let last = performance.now();
-  let longest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 1);
-  return {
-    stop() {
-      clearInterval(timer);
-      return longest;
-    },
-  };
-}
 
 Async('while a run of 100+ ms is in flight, a 1 ms timer never waits more than 10 ms', async () => {
   // One intra-op thread leaves the event loop a core of its own on these 2-core

@@ -12,6 +12,7 @@
  * output tensors' own memory. (The protocol's raw data is little-endian, as are the
  * x64 and arm64 hosts this package runs on.)
  */
+import { binaryChunk } from '../protocol/binary-extension';
 import { isUtf8 } from 'node:buffer';
 import { dtypeByName, type DTypeInfo } from '../../core/dtypes';
 import type { AnyTensor } from '../../core/tensor';
@@ -593,12 +594,8 @@ export function toModelInferResponse(response: InferResponse): ModelInferRespons
       throw new ProtocolError(`${where}: shape [${output.shape.join(', ')}] holds ${count} elements, but its tensor has ${tensor.data.length}`, 'INTERNAL');
     }
     outputs.push({ name: output.name, datatype: output.datatype, shape: output.shape, parameters: toParameterMap(output.parameters) });
-    if (tensor.type === 'string') {
-      raw.push(encodeLengthPrefixed(tensor.data));
-    } else {
-      const data: ArrayBufferView = tensor.data;
-      raw.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    }
+    // The same bytes as the HTTP binary extension's: a view over the tensor's memory, or BYTES length-prefixed.
+    raw.push(binaryChunk(output.name, tensor));
   }
   return {
     model_name: response.model_name,
@@ -645,21 +642,6 @@ export function toModelStreamInferError(error: unknown, request?: Pick<InferRequ
       ? { model_name: request.model, model_version: request.version ?? '', id: request.id ?? '', parameters: {}, outputs: [], raw_output_contents: [] }
       : null,
   };
-}
-
-/** Strings as BYTES raw data: one allocation for all of them. */
-function encodeLengthPrefixed(strings: readonly string[]): Buffer {
-  let total = 4 * strings.length;
-  const lengths = strings.map((s) => Buffer.byteLength(s, 'utf8'));
-  for (const n of lengths) total += n;
-  const out = Buffer.allocUnsafe(total);
-  let pos = 0;
-  for (let i = 0; i < strings.length; i++) {
-    out.writeUInt32LE(lengths[i], pos);
-    pos += 4;
-    pos += out.write(strings[i], pos, lengths[i], 'utf8');
-  }
-  return out;
 }
 
 /**

@@ -109,8 +109,6 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
       reply.header('Content-Length', String(encoded.chunks.reduce((n: number, c: Buffer) => n + c.byteLength, head.byteLength)));
       return reply.type('application/octet-stream').send(Readable.from([head, ...encoded.chunks], { objectMode: false }));
     });
-  }
-  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
     // The model's own terms: the body as it comes (an image, text, JSON), through its handler.mjs.
     app.post<{ Params: Params; Querystring: Record<string, string> }>(`${prefix}/predict`, user, async (req) => {
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);

@@ -8,7 +8,9 @@
  * wait: over the whole call, and while the model runs (apart from the
  * pipeline's own JavaScript around it: tokenizing, resizing and normalizing an image take
  * the thread whatever the runtime); with calls in flight, from the first tick after they
- * are launched (launching 64 calls tokenizes 64 texts in one turn). Each pipeline runs in a process of its own (transformers.js picks its
+ * are launched (launching 64 calls tokenizes 64 texts in one turn); and of the waits in
+ * the model, what was not V8's garbage collection (its pauses, from the performance
+ * timeline, stop the thread on either runtime). Each pipeline runs in a process of its own (transformers.js picks its
  * runtime when it is imported); both runtimes run onnxruntime-node's own ONNX Runtime
  * library (1.30), so the comparison is of the bindings, not of two builds.
  *
@@ -63,17 +65,22 @@ try {
         (median(r.times) / median(theirs.times)).toFixed(2),
         r.longestGapMs.toFixed(1),
         Math.max(...r.gapsInRun).toFixed(1),
+        Math.max(...r.gapsInRunApartFromGc).toFixed(1),
+        Math.max(...r.gcPausesLongest).toFixed(1),
         ...CONCURRENCY.flatMap((n) => [at(n).perSecond.toFixed(2), (at(n).perSecond / peerAt(n).perSecond).toFixed(2), at(n).longestGapMs.toFixed(1)]),
       ]);
     }
     const list = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(', ');
     for (const [name, r] of [['onnxruntime-node', theirs], ['onnx-native', mine]] as const) {
-      notes.push(`${p.task}, ${name}: calls of ${list(r.times, 0)} ms; under the timer, longest waits ${list(r.gaps, 1)} ms, in the model ${list(r.gapsInRun, 1)} ms; ` +
-        r.concurrent.map((c) => `${c.concurrency} in flight: in the model ${c.longestInRunMs.toFixed(1)} ms`).join(', '));
+      notes.push(`${p.task}, ${name}: calls of ${list(r.times, 0)} ms; under the timer, longest waits ${list(r.gaps, 1)} ms, in the model ${list(r.gapsInRun, 1)} ms, ` +
+        `apart from GC ${list(r.gapsInRunApartFromGc, 1)} ms; longest GC pauses ${list(r.gcPausesLongest, 1)} ms; ` +
+        r.concurrent
+          .map((c) => `${c.concurrency} in flight: in the model ${c.longestInRunMs.toFixed(1)} ms, apart from GC ${c.longestInRunApartFromGcMs.toFixed(1)} ms, longest GC pause ${c.longestGcPauseMs.toFixed(1)} ms`)
+          .join('; '));
     }
   }
   printTable(
-    ['pipeline', 'runtime', 'median ms/call', 'x peer', 'longest gap ms', 'in the model ms', ...CONCURRENCY.flatMap((n) => [`${n} in flight calls/s`, 'x peer', 'longest gap ms'])],
+    ['pipeline', 'runtime', 'median ms/call', 'x peer', 'longest gap ms', 'in the model ms', 'apart from GC ms', 'longest GC pause ms', ...CONCURRENCY.flatMap((n) => [`${n} in flight calls/s`, 'x peer', 'longest gap ms'])],
     rows,
     2,
   );

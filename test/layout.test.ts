@@ -13,7 +13,8 @@ const LIB = join(root, 'lib');
  * Which folders each folder may import from: only those below it. core/ (tensors, element
  * types, errors) is the bottom; batching/ (the batcher, over a runner it is given) sits on
  * it; runtime/ (ONNX Runtime, sessions, bindings, device memory) on both; gpu/ (engine
- * building), pool/, compat/ (onnxruntime-node's API) and cli/ on the runtime; lib/index.ts,
+ * building), pool/, compat/ (onnxruntime-node's API) and cli/ on the runtime; server/ on
+ * the runtime and the batcher, lifecycle/ (versions, rollbacks) on the server, cli/ on both; lib/index.ts,
  * the package's entry, on all.
  */
 const BELOW: Readonly<Record<string, readonly string[]>> = {
@@ -24,7 +25,8 @@ const BELOW: Readonly<Record<string, readonly string[]>> = {
   pool: ['core', 'runtime'],
   compat: ['core', 'runtime'],
   server: ['core', 'batching', 'runtime'],
-  cli: ['core', 'runtime', 'gpu', 'server'],
+  lifecycle: ['core', 'batching', 'runtime', 'server'],
+  cli: ['core', 'runtime', 'gpu', 'server', 'lifecycle'],
   '.': ['core', 'batching', 'runtime', 'gpu', 'pool', 'compat', 'cli'],
 };
 

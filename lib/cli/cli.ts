@@ -18,6 +18,7 @@ import { signatureSource } from './typegen';
 import { runDemo } from './demo';
 import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
 import type { serve as serveCommand } from './serve';
+import type { rollout as rolloutCommand } from './rollout';
 
 const USAGE = `Usage: onnx-native <command> [options]
 
@@ -38,14 +39,22 @@ Commands:
       [--host H] [--http-port N]       Open Inference Protocol (HTTP/REST and gRPC). --example:
       [--grpc-port N|off]              the built-in one (PP-OCR cls, Silero VAD). Defaults:
       [--metrics-port N|off]           127.0.0.1, ports 8000 (HTTP), 8001 (gRPC) and 8002
-      [--model-control explicit]       (Prometheus metrics, GET /metrics); every model
-      [--load-model NAME ...]          loaded, no repository API (explicit: only the
-      [--auth-token-file F]            --load-model ones, and load/unload allowed). Tokens:
-      [--admin-token-file F]           bearer tokens for inference / the repository API.
-      [--tls-cert F --tls-key F]       SIGTERM or SIGINT: requests in flight finish
-      [--strict-readiness false]       (--grace-ms, default 30000), then exit 0.
-      [--grace-ms N] [--log-level L]   --log-requests S: log a share S (0 to 1) of requests.
-      [--log-requests S]
+      [--model-control explicit|poll]  (Prometheus metrics, GET /metrics); every model
+      [--repository-poll-secs N]       loaded, no repository API (explicit: only the
+      [--load-model NAME ...]          --load-model ones, and load/unload allowed; poll:
+      [--state-dir DIR]                changes loaded once their files stop changing,
+      [--auth-token-file F]            every N s, default 15). Labels, pins and rollbacks
+      [--admin-token-file F]           are kept in --state-dir (default REPO/.onnx-native).
+      [--tls-cert F --tls-key F]       Tokens: bearer tokens for inference / the admin API.
+      [--strict-readiness false]       SIGTERM or SIGINT: requests in flight finish
+      [--grace-ms N] [--log-level L]   (--grace-ms, default 30000), then exit 0.
+      [--log-requests S]               --log-requests S: log a share S (0 to 1) of requests.
+  rollout status MODEL                 A running server's versions of MODEL (states, model
+  rollout rollback MODEL               cards, labels, default, history); move its default
+  rollout promote MODEL [VERSION]      back to the version that served before; pin it at
+  rollout label MODEL LABEL VERSION    VERSION (none: follow the latest again); point or
+  rollout unlabel MODEL LABEL          remove a label. --url (default
+      [--url URL] [--token-file F]     http://127.0.0.1:8000), --token-file: the admin token.
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
@@ -215,7 +224,10 @@ function integerFlag(args: Args, name: string): number | undefined {
 
 function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
   const control = flag(args, 'model-control');
-  if (control !== undefined && control !== 'explicit' && control !== 'none') throw new UsageError(`--model-control is 'none' or 'explicit', got '${control}'`);
+  if (control !== undefined && control !== 'explicit' && control !== 'none' && control !== 'poll') throw new UsageError(`--model-control is 'none', 'explicit' or 'poll', got '${control}'`);
+  const pollSecs = integerFlag(args, 'repository-poll-secs');
+  if (pollSecs !== undefined && control !== 'poll') throw new UsageError('--repository-poll-secs goes with --model-control poll');
+  if (pollSecs === 0) throw new UsageError('--repository-poll-secs must be at least 1');
   const strict = flag(args, 'strict-readiness') ?? 'true';
   if (strict !== 'true' && strict !== 'false') throw new UsageError(`--strict-readiness is true or false, got '${strict}'`);
   return {
@@ -226,6 +238,8 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     grpcPort: flag(args, 'grpc-port') === 'off' ? false : integerFlag(args, 'grpc-port'),
     metricsPort: flag(args, 'metrics-port') === 'off' ? false : integerFlag(args, 'metrics-port'),
     modelControl: control,
+    pollIntervalMs: pollSecs === undefined ? undefined : pollSecs * 1000,
+    stateDir: flag(args, 'state-dir'),
     loadModels: args.flags.get('load-model') ?? [],
     authTokenFile: flag(args, 'auth-token-file'),
     adminTokenFile: flag(args, 'admin-token-file'),
@@ -256,6 +270,11 @@ async function main(argv: string[]): Promise<number> {
   else if (command === 'build-engine') await buildEngineCommand(args);
   // Loaded only for `serve`: the other commands need no fastify or gRPC.
   else if (command === 'serve') return (require('./serve') as { serve: typeof serveCommand }).serve(serveFlags(args));
+  else if (command === 'rollout') {
+    const [, action, model, ...rest] = args.positional;
+    if (action === undefined || model === undefined) throw new UsageError('rollout needs an action (status, rollback, promote, label, unlabel) and a model');
+    return (require('./rollout') as { rollout: typeof rolloutCommand }).rollout({ action, model, rest, url: flag(args, 'url') ?? 'http://127.0.0.1:8000', tokenFile: flag(args, 'token-file') }, (m) => new UsageError(m));
+  }
   else throw new UsageError(`unknown command '${command}'`);
   return 0;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { type ModelServer, type ServerOptions, createServer } from '../server/create-server';
 import { writeExampleRepository } from '../server/example-repository';
+import { lifecycle } from '../lifecycle/lifecycle-extension';
 
 /** The command's options, from its flags. */
 export interface ServeFlags {
@@ -19,7 +20,9 @@ export interface ServeFlags {
   readonly httpPort?: number;
   readonly grpcPort?: number | false;
   readonly metricsPort?: number | false;
-  readonly modelControl?: 'none' | 'explicit';
+  readonly modelControl?: 'none' | 'explicit' | 'poll';
+  readonly pollIntervalMs?: number;
+  readonly stateDir?: string;
   readonly loadModels: readonly string[];
   readonly authTokenFile?: string;
   readonly adminTokenFile?: string;
@@ -65,7 +68,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
     grpcPort: flags.grpcPort,
     metricsPort: flags.metricsPort,
     modelControl: flags.modelControl,
+    pollIntervalMs: flags.pollIntervalMs,
     loadModels: flags.loadModels,
+    extensions: [lifecycle({ stateDir: flags.stateDir })],
     token: readToken(flags.authTokenFile),
     adminToken: readToken(flags.adminTokenFile),
     tls: flags.tlsCert !== undefined && flags.tlsKey !== undefined ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined,

@@ -7,10 +7,12 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { InferenceServer } from './inference-server';
-import { type HttpLimits, v2Routes } from './http/v2-routes';
+import { type HttpLimits, requireBearer, v2Routes } from './http/v2-routes';
+import type { ModelControl } from './repository/model-repository';
+import { RepositoryWatcher } from './repository/repository-watcher';
 import { addInferenceService } from './grpc/grpc-service';
 import { ServerMetrics } from './metrics/server-metrics';
 import { type MetricsListener, listenMetrics } from './metrics/metrics-listener';
@@ -21,6 +23,30 @@ export interface TlsFiles {
   readonly cert: string;
   /** Its private key (PEM). */
   readonly key: string;
+}
+
+/** `onRequest` hooks that check the user's and the admin's bearer tokens (they pass everything when no token is set). */
+export interface RouteGuards {
+  readonly user: (req: FastifyRequest) => Promise<void>;
+  readonly admin: (req: FastifyRequest) => Promise<void>;
+  /** Who an admin request is, for audit logs: the credential it passed and where it came from (`admin-token@10.0.0.7`, `no-auth@127.0.0.1`). */
+  readonly actor: (req: FastifyRequest) => string;
+}
+
+/** What an extension adds to a running server. */
+export interface StartedExtension {
+  /** HTTP routes, mounted beside the v2 routes (the guards are for their `onRequest`). */
+  readonly routes?: FastifyPluginAsync<RouteGuards>;
+  /** Called when the server closes, before the models are unloaded. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A part of the server that lives above this folder (the lifecycle's version control):
+ * started once the core has opened its repository, closed with the server.
+ */
+export interface ServerExtension {
+  start(core: InferenceServer): Promise<StartedExtension>;
 }
 
 /** Options of {@link createServer}. */
@@ -38,8 +64,16 @@ export interface ServerOptions {
    * (Triton's); 0 picks a free one; `false`: no metrics.
    */
   readonly metricsPort?: number | false;
-  /** `'explicit'`: load only `loadModels` at start, and allow the repository API to load and unload. Default: `'none'`. */
-  readonly modelControl?: 'none' | 'explicit';
+  /**
+   * `'explicit'`: load only `loadModels` at start, and allow the repository API to load
+   * and unload. `'poll'`: load every model at start, then load what changes in the folder
+   * once its files have stopped changing (see `pollIntervalMs`). Default: `'none'`.
+   */
+  readonly modelControl?: ModelControl;
+  /** With `'poll'`: how often the folder is scanned, in ms (Triton's `--repository-poll-secs`). Default: 15000. */
+  readonly pollIntervalMs?: number;
+  /** Parts above the server to start with it (see {@link ServerExtension}). */
+  readonly extensions?: readonly ServerExtension[];
   /** With explicit model control: the models to load at start (`'*'`: all). */
   readonly loadModels?: readonly string[];
   /** A bearer token for every route but the health checks. */
@@ -118,6 +152,16 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
     observer: metrics,
   });
   metrics?.watch(core.repository);
+  const started: StartedExtension[] = [];
+  let watcher: RepositoryWatcher | undefined;
+  try {
+    for (const extension of options.extensions ?? []) started.push(await extension.start(core));
+    if (core.modelControl === 'poll') watcher = await RepositoryWatcher.start(core.repository, { intervalMs: options.pollIntervalMs ?? 15_000, log });
+  } catch (err) {
+    await Promise.all(started.map((e) => e.close?.()));
+    await core.close(0);
+    throw err;
+  }
   const http = Fastify({
     // Request logging is off: one line per request would cost more than small models' inference.
     logger: false,
@@ -133,6 +177,13 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
   }
   http.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
   await http.register(v2Routes, { server: core, limits: options.limits, token: options.token, adminToken: options.adminToken });
+  const adminToken = options.adminToken ?? options.token;
+  const guards: RouteGuards = {
+    user: requireBearer(options.token),
+    admin: requireBearer(adminToken),
+    actor: (req) => `${adminToken === undefined ? 'no-auth' : 'admin-token'}@${req.ip}`,
+  };
+  for (const e of started) if (e.routes !== undefined) await http.register(e.routes, guards);
   const bodyLimit = options.limits?.bodyLimit ?? 64 * 1024 * 1024;
   let grpcServer: grpc.Server | undefined;
   if (options.grpcPort !== false) {
@@ -172,6 +223,9 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
     },
     close() {
       closing ??= (async () => {
+        // Nothing loads or routes anew while the server drains.
+        await watcher?.close();
+        await Promise.all(started.map((e) => e.close?.()));
         await core.close(options.graceMs ?? 30_000);
         const server = grpcServer;
         await Promise.all([

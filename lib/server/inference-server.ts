@@ -4,14 +4,15 @@
  * service are thin translations of it; an application can call it directly.
  */
 import type { Logger } from 'pino';
-import { type IndexEntry, ModelRepository, type RepositoryOptions } from './repository/model-repository';
+import { type IndexEntry, type ModelControl, ModelRepository, type RepositoryOptions } from './repository/model-repository';
 import { type Datatype, type InferRequest, type InferResponse, ProtocolError } from './protocol/types';
-import type { ModelVersionStatistics } from './model/served-model';
+import type { ModelVersionStatistics, ServedModel } from './model/served-model';
 import { configToJson } from './config/model-config';
 import { type HandlerContext, HandlerPool } from './handlers/handler-pool';
 import { LOAD_FAILED } from './handlers/handler-worker';
 import { DATATYPE_OF, type InferInput, invalid } from './protocol/types';
 import type { PlainTensor } from '../core/tensor';
+import type { ModelCard } from './repository/model-card';
 
 /** The package's version, for server metadata. */
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -47,6 +48,10 @@ export interface ModelMetadataResponse {
   readonly platform: string;
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
+  /** The version these inputs and outputs are of (an extension field: the one a label or the default resolved to). */
+  readonly model_version: string;
+  /** The version's model card (`model-card.json` in its folder), an extension field, when it has one. */
+  readonly model_card?: ModelCard;
 }
 
 /** `GET /v2` */
@@ -99,10 +104,10 @@ export class InferenceServer {
     return { name: 'onnx-native', version: VERSION, extensions: [...EXTENSIONS] };
   }
 
-  /** Whether model `name` (version `version`, else its default one) is ready. Throws NOT_FOUND for an unknown one. */
-  modelReady(name: string, version?: string): boolean {
+  /** Whether model `name` (version `version`, or label `label`, else its default one) is ready. Throws NOT_FOUND for an unknown one. */
+  modelReady(name: string, version?: string, label?: string): boolean {
     try {
-      this.repository.resolve(name, version);
+      this.repository.resolve(name, version, label);
       return !this.#draining;
     } catch (err) {
       if (err instanceof ProtocolError && err.status === 'UNAVAILABLE') return false;
@@ -110,10 +115,11 @@ export class InferenceServer {
     }
   }
 
-  /** `GET /v2/models/{m}[/versions/{v}]` */
-  modelMetadata(name: string, version?: string): ModelMetadataResponse {
-    const served = this.repository.resolve(name, version);
+  /** `GET /v2/models/{m}[/versions/{v} | /labels/{label}]` */
+  modelMetadata(name: string, version?: string, label?: string): ModelMetadataResponse {
+    const served = this.repository.resolve(name, version, label);
     const model = this.repository.model(name);
+    const card = model.versions.get(served.version)?.card;
     const batch = served.plan.maxBatchSize > 0 ? [-1] : [];
     const describe = (t: (typeof served.plan.inputs)[number]): TensorMetadata => ({ name: t.name, datatype: t.datatype, shape: [...batch, ...t.dims] });
     return {
@@ -122,6 +128,8 @@ export class InferenceServer {
       platform: 'onnxruntime_onnx',
       inputs: served.plan.inputs.map(describe),
       outputs: served.plan.outputs.map(describe),
+      model_version: String(served.version),
+      ...(card && { model_card: card }),
     };
   }
 
@@ -133,13 +141,20 @@ export class InferenceServer {
   /** Runs one inference request. */
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new ProtocolError('the server is shutting down', 'UNAVAILABLE', 5);
-    const served = this.repository.resolve(request.model, request.version);
+    const served = this.resolve(request);
     this.#inFlight++;
     try {
       return await served.infer(request);
     } finally {
       if (--this.#inFlight === 0) this.#onIdle?.();
     }
+  }
+
+  /** The version that serves `request`: its version, its label (route or `version_label` parameter), or the model's default. */
+  resolve(request: Pick<InferRequest, 'model' | 'version' | 'label' | 'parameters'>): ServedModel {
+    const parameter = request.parameters?.version_label;
+    if (parameter !== undefined && typeof parameter !== 'string') throw invalid(`the request's parameters.version_label must be a string, got ${JSON.stringify(parameter)}`);
+    return this.repository.resolve(request.model, request.version, request.label ?? parameter);
   }
 
   /**
@@ -151,9 +166,10 @@ export class InferenceServer {
    *   INVALID_ARGUMENT when preprocess throws (its message is the client's) or returns
    *   tensors that do not fit the model; INTERNAL when postprocess throws.
    */
-  async predict(name: string, version: string | undefined, body: Uint8Array, contentType: string, parameters: Readonly<Record<string, string>>): Promise<unknown> {
+  async predict(target: { readonly model: string; readonly version?: string; readonly label?: string }, body: Uint8Array, contentType: string, parameters: Readonly<Record<string, string>>): Promise<unknown> {
     if (this.#draining) throw new ProtocolError('the server is shutting down', 'UNAVAILABLE', 5);
-    const served = this.repository.resolve(name, version);
+    const name = target.model;
+    const served = this.resolve(target);
     const handler = this.repository.model(name).handler;
     if (handler === undefined) throw new ProtocolError(`model "${name}" has no handler (a handler.mjs in its folder); send tensors to /v2/models/${name}/infer`, 'NOT_FOUND');
     this.#handlers ??= new HandlerPool();
@@ -210,6 +226,11 @@ export class InferenceServer {
   /** Triton's repository index. */
   repositoryIndex(readyOnly = false): Promise<IndexEntry[]> {
     return this.repository.index(readyOnly);
+  }
+
+  /** How models get loaded and unloaded. */
+  get modelControl(): ModelControl {
+    return this.repository.modelControl;
   }
 
   /** Loads or reloads a model (explicit model control only). */

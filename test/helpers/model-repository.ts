@@ -88,3 +88,38 @@ export function memoryLog(): { log: pino.Logger; lines: Record<string, unknown>[
   const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { log, lines };
 }
+
+/**
+ * y = x + `constant` over float32 `[batch, 2]`: each version of a test model adds its own
+ * constant, so that an answer shows which version computed it. `weightBytes` adds a
+ * weight of that size that each run reads (x · W, times 0, added in: the output is the
+ * same), for memory tests: a leaked session leaks it. (An initializer no run reads would
+ * be dropped by ONNX Runtime's graph optimizer, or folded into a constant.)
+ */
+export function addConstantModel(constant: number, weightBytes = 0): Uint8Array {
+  const columns = weightBytes / 8;
+  return buildModel({
+    inputs: [{ name: 'x', type: T.FLOAT, dims: ['batch', 2] }],
+    outputs: [{ name: 'y', type: T.FLOAT, dims: ['batch', 2] }],
+    initializers: [
+      { name: 'c', dims: [], floats: [constant] },
+      ...(weightBytes > 0
+        ? [
+            { name: 'w', dims: [2, columns], type: T.FLOAT, raw: new Uint8Array(weightBytes).fill(1) },
+            { name: 'axes', dims: [1], ints: [1] },
+            { name: 'zero', dims: [], floats: [0] },
+          ]
+        : []),
+    ],
+    nodes:
+      weightBytes > 0
+        ? [
+            { op: 'MatMul', inputs: ['x', 'w'], outputs: ['xw'] },
+            { op: 'ReduceSum', inputs: ['xw', 'axes'], outputs: ['sum'] },
+            { op: 'Mul', inputs: ['sum', 'zero'], outputs: ['nothing'] },
+            { op: 'Add', inputs: ['x', 'c'], outputs: ['shifted'] },
+            { op: 'Add', inputs: ['shifted', 'nothing'], outputs: ['y'] },
+          ]
+        : [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }],
+  });
+}

@@ -235,8 +235,20 @@ export interface PipelineResult {
   times: number[];
   gaps: number[];
   gapsInRun: number[];
+  /** gapsInRun less the garbage-collection pauses within each wait. */
+  gapsInRunApartFromGc: number[];
+  /** The longest garbage-collection pause during each timed call. */
+  gcPausesLongest: number[];
   longestGapMs: number;
-  concurrent: { concurrency: number; calls: number; perSecond: number; longestGapMs: number; longestInRunMs: number }[];
+  concurrent: {
+    concurrency: number;
+    calls: number;
+    perSecond: number;
+    longestGapMs: number;
+    longestInRunMs: number;
+    longestInRunApartFromGcMs: number;
+    longestGcPauseMs: number;
+  }[];
 }
 
 /**

@@ -290,6 +290,7 @@ Metrics('the exposition: HELP and TYPE for every family, conventional names, pro
     'onnx_native_executions_total',
     'onnx_native_inferences_total',
     'onnx_native_model_load_duration_seconds',
+    'onnx_native_model_load_failures_total',
     'onnx_native_model_state',
     'onnx_native_pending_requests',
     'onnx_native_queue_duration_seconds',

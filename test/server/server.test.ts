@@ -93,6 +93,7 @@ Server('health, server metadata, model metadata and the config in force', async 
     platform: 'onnxruntime_onnx',
     inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, 48, 192] }],
     outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [-1, 2] }],
+    model_version: '1',
   });
   assert.equal((await json('/v2/models/text_direction/ready')).status, 200);
   // Completed from the model: batching on with Triton's default max_batch_size 4.

@@ -38,7 +38,7 @@ const TF_DTYPE: Readonly<Record<Datatype, string>> = {
   BYTES: 'DT_STRING',
 };
 
-type Params = { model: string; version?: string; target?: string };
+type Params = { model: string; version?: string; label?: string; target?: string };
 
 /** The shape of nested lists `value` (checked to be rectangular) and its elements, flat. */
 function flatten(value: unknown, what: string): { shape: number[]; data: unknown[] } {
@@ -82,7 +82,8 @@ function nest(tensor: AnyTensor, shape: readonly number[], from = 0): unknown {
 }
 
 /** The model's version statuses, as TF Serving's GetModelStatus answers. */
-function status(server: InferenceServer, model: string, version?: string) {
+function status(server: InferenceServer, model: string, version?: string, label?: string) {
+  if (label !== undefined) version = String(server.repository.resolve(model, undefined, label).version);
   const versions = version === undefined ? [...server.repository.model(model).versions.entries()] : [[Number(version), undefined] as const];
   if (version !== undefined) server.repository.resolve(model, version);
   return {
@@ -101,8 +102,9 @@ export const v1Routes: FastifyPluginAsync<V1RoutesOptions> = async (app: Fastify
 
   app.get<{ Params: Params }>('/v1/models/:model', async (req) => status(server, req.params.model));
   app.get<{ Params: Params }>('/v1/models/:model/versions/:version', async (req) => status(server, req.params.model, req.params.version));
+  app.get<{ Params: Params }>('/v1/models/:model/labels/:label', async (req) => status(server, req.params.model, undefined, req.params.label));
   const metadata = async (req: FastifyRequest<{ Params: Params }>) => {
-    const served = server.repository.resolve(req.params.model, req.params.version);
+    const served = server.repository.resolve(req.params.model, req.params.version, req.params.label);
     const batch = served.plan.maxBatchSize > 0 ? [-1] : [];
     const signature = (tensors: readonly TensorPlan[]) =>
       Object.fromEntries(
@@ -122,18 +124,21 @@ export const v1Routes: FastifyPluginAsync<V1RoutesOptions> = async (app: Fastify
   };
   app.get<{ Params: Params }>('/v1/models/:model/metadata', metadata);
   app.get<{ Params: Params }>('/v1/models/:model/versions/:version/metadata', metadata);
+  app.get<{ Params: Params }>('/v1/models/:model/labels/:label/metadata', metadata);
 
   // `name:predict` is one path segment; the router's colon escape does not split it.
   const predict = async (req: FastifyRequest<{ Params: Params }>) => {
-    const target = (req.params.version ?? req.params.target ?? '') as string;
+    const routed = req.params.version ?? req.params.label;
+    const target = (routed ?? req.params.target ?? '') as string;
     const at = target.lastIndexOf(':');
     const verb = at < 0 ? '' : target.slice(at + 1);
-    const model = req.params.version === undefined ? target.slice(0, at) : req.params.model;
+    const model = routed === undefined ? target.slice(0, at) : req.params.model;
     const version = req.params.version === undefined ? undefined : target.slice(0, at);
+    const label = req.params.label === undefined ? undefined : target.slice(0, at);
     if (verb !== 'predict') {
       throw new ProtocolError(verb === 'classify' || verb === 'regress' ? `:${verb} takes TensorFlow Examples, which ONNX models do not; use :predict` : `no such method ':${verb}'; use :predict`, at < 0 ? 'NOT_FOUND' : 'INVALID_ARGUMENT');
     }
-    const served = server.repository.resolve(model, version);
+    const served = server.repository.resolve(model, version, label);
     let body: Record<string, unknown>;
     try {
       body = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '') as Record<string, unknown>;
@@ -193,4 +198,5 @@ export const v1Routes: FastifyPluginAsync<V1RoutesOptions> = async (app: Fastify
   };
   app.post<{ Params: Params }>('/v1/models/:target', predict);
   app.post<{ Params: Params }>('/v1/models/:model/versions/:version', predict);
+  app.post<{ Params: Params }>('/v1/models/:model/labels/:label', predict);
 };

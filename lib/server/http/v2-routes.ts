@@ -41,7 +41,7 @@ export interface V2RoutesOptions {
   readonly tfServing?: boolean;
 }
 
-type Params = { model?: string; version?: string };
+type Params = { model?: string; version?: string; label?: string };
 
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -49,6 +49,43 @@ function sendError(reply: FastifyReply, err: ProtocolError): FastifyReply {
   if (err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
   if (err.status === 'UNAUTHENTICATED') reply.header('WWW-Authenticate', 'Bearer');
   return reply.code(HTTP_STATUS[err.status]).send({ error: err.message });
+}
+
+/**
+ * Answers errors in a fastify context as the v2 routes do: a {@link ProtocolError} with
+ * its HTTP status and `{ "error": message }`, fastify's own 4xx as they are, anything
+ * else a logged 500. For plugins that add routes beside these (the lifecycle's).
+ */
+export function answerProtocolErrors(app: FastifyInstance, log: InferenceServer['log']): void {
+  app.setErrorHandler((err: FastifyError | ProtocolError, _req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ProtocolError) return sendError(reply, err);
+    const status = (err as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: err.message });
+    log.error({ err: err.message }, 'request failed');
+    return reply.code(500).send({ error: `internal error: ${err.message}` });
+  });
+}
+
+/** An `onRequest` hook that requires `Authorization: Bearer <token>` (none: lets every request through). */
+export function requireBearer(token: string | undefined): (req: FastifyRequest) => Promise<void> {
+  return async (req: FastifyRequest) => {
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      throw new ProtocolError(req.headers.authorization === undefined ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid for this route', 'UNAUTHENTICATED');
+    }
+  };
+}
+
+/** Parses a small JSON-object body that may be empty (the repository and lifecycle APIs'). */
+export function parseOptionalJson(body: Buffer | undefined): Record<string, unknown> {
+  if (body === undefined || body.byteLength === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ProtocolError(`the body is not JSON: ${(err as Error).message}`, 'INVALID_ARGUMENT');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProtocolError('the body must be a JSON object', 'INVALID_ARGUMENT');
+  return value as Record<string, unknown>;
 }
 
 /** The Open Inference Protocol's v2 routes, as a fastify plugin. */
@@ -62,22 +99,9 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body));
 
-  app.setErrorHandler((err: FastifyError | ProtocolError, _req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof ProtocolError) return sendError(reply, err);
-    const status = (err as FastifyError).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: err.message });
-    server.log.error({ err: err.message }, 'request failed');
-    return reply.code(500).send({ error: `internal error: ${err.message}` });
-  });
-
-  const guard = (admin: boolean) => async (req: FastifyRequest) => {
-    const token = admin ? (options.adminToken ?? options.token) : options.token;
-    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
-      throw new ProtocolError(req.headers.authorization === undefined ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid for this route', 'UNAUTHENTICATED');
-    }
-  };
-  const user = { onRequest: guard(false) };
-  const admin = { onRequest: guard(true) };
+  answerProtocolErrors(app, server.log);
+  const user = { onRequest: requireBearer(options.token) };
+  const admin = { onRequest: requireBearer(options.adminToken ?? options.token) };
 
   app.get('/v2/health/live', async () => ({ live: server.live }));
   app.get('/v2/health/ready', async (_req, reply) => {
@@ -86,20 +110,25 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
   });
   app.get('/v2', user, async () => server.metadata());
 
-  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
-    app.get<{ Params: Params }>(prefix, user, async (req) => server.modelMetadata(req.params.model as string, req.params.version));
+  // A version by number, by label (TF Serving's labels: `stable`, `canary`), or the default.
+  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version', '/v2/models/:model/labels/:label']) {
+    app.get<{ Params: Params }>(prefix, user, async (req) => server.modelMetadata(req.params.model as string, req.params.version, req.params.label));
     app.get<{ Params: Params }>(`${prefix}/ready`, user, async (req, reply) => {
-      const ready = server.modelReady(req.params.model as string, req.params.version);
+      const ready = server.modelReady(req.params.model as string, req.params.version, req.params.label);
       return reply.code(ready ? 200 : 503).send({ name: req.params.model, ready });
     });
-    app.get<{ Params: Params }>(`${prefix}/stats`, user, async (req) => server.statistics(req.params.model, req.params.version));
+    if (!prefix.endsWith(':label')) app.get<{ Params: Params }>(`${prefix}/stats`, user, async (req) => server.statistics(req.params.model, req.params.version));
     app.post<{ Params: Params }>(`${prefix}/infer`, user, async (req, reply) => {
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
-      // An unknown model or version is a 404 whatever the body holds.
-      server.repository.resolve(req.params.model as string, req.params.version);
+      const route = { model: req.params.model as string, version: req.params.version, label: req.params.label };
+      // An unknown model, version or label is a 404 whatever the body holds.
+      server.resolve(route);
       const { header, binary } = splitInferBody(body, req.headers['inference-header-content-length']);
-      const request = decodeInferRequest(header, binary, { model: req.params.model as string, version: req.params.version }, limits);
+      const decoded = decodeInferRequest(header, binary, route, limits);
+      const request = route.label === undefined ? decoded : { ...decoded, label: route.label };
       const response = await server.infer(request);
+      // Which version answered, for clients of labels, defaults and (later) traffic splits.
+      reply.header('Model-Version', response.model_version);
       const encoded = encodeInferResponse(response, request);
       if ('json' in encoded) return reply.type('application/json').send(encoded.json);
       // The header, then each output's bytes straight from its tensor's memory: no
@@ -112,7 +141,7 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
     // The model's own terms: the body as it comes (an image, text, JSON), through its handler.mjs.
     app.post<{ Params: Params; Querystring: Record<string, string> }>(`${prefix}/predict`, user, async (req) => {
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
-      return server.predict(req.params.model as string, req.params.version, body, req.headers['content-type'] ?? '', { ...req.query });
+      return server.predict({ model: req.params.model as string, version: req.params.version, label: req.params.label }, body, req.headers['content-type'] ?? '', { ...req.query });
     });
   }
   app.get('/v2/models/stats', user, async () => server.statistics());
@@ -141,16 +170,3 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
     return {};
   });
 };
-
-/** The JSON object of a small body that may be empty (the repository API's). */
-function parseOptionalJson(body: Buffer | undefined): Record<string, unknown> {
-  if (body === undefined || body.byteLength === 0) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new ProtocolError(`the body is not JSON: ${(err as Error).message}`, 'INVALID_ARGUMENT');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProtocolError('the body must be a JSON object', 'INVALID_ARGUMENT');
-  return value as Record<string, unknown>;
-}

@@ -53,6 +53,7 @@ interface Families {
   readonly queueDuration: Histogram<VersionLabel>;
   readonly computeDuration: Histogram<VersionLabel>;
   readonly batchSize: Histogram<VersionLabel>;
+  readonly loadFailures: Counter<VersionLabel>;
 }
 
 /**
@@ -114,6 +115,12 @@ export class ServerMetrics implements ServingObserver {
         registers,
       }),
       batchSize: new Histogram({ name: 'onnx_native_batch_size', help: 'Rows of each batch run', labelNames, buckets: [...BATCH_SIZE_BUCKETS], registers }),
+      loadFailures: new Counter({
+        name: 'onnx_native_model_load_failures_total',
+        help: 'Loads of a model version that failed (bad file, configuration, warm-up); the version gets no requests, a copy loaded before goes on serving',
+        labelNames,
+        registers,
+      }),
     };
     // The gauges are read from the versions (and the repository) when scraped: nothing to
     // update on the request path, and a version gone is a series gone.
@@ -176,6 +183,11 @@ export class ServerMetrics implements ServingObserver {
     v.copies++;
     v.loadSeconds = loadSeconds;
     return v;
+  }
+
+  /** Counts a failed load; the series stays (a failure is worth seeing after the version is gone). */
+  versionFailed(model: string, version: number): void {
+    this.#families.loadFailures.inc({ model, version: String(version) });
   }
 
   /** Removes the version's series once its last copy has retired. */

@@ -114,7 +114,8 @@ export class ServedModel {
         try {
           await model.#warmUp(w, versionPath);
         } catch (err) {
-          if (w.required) throw err;
+          // Named: a warm-up's failure reads like a request's otherwise.
+          if (w.required) throw new Error(`warm-up "${w.name}" failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
           onWarning(`warm-up "${w.name}" failed, serving without it: ${err instanceof Error ? err.message : String(err)}`);
         }
       }

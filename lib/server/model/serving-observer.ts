@@ -46,6 +46,8 @@ export interface ServingObserver {
   versionServing(model: string, version: number, loadSeconds: number): VersionObserver;
   /** A copy of the version that {@link ServingObserver.versionServing} announced has answered its last request and released its sessions. */
   versionRetired(model: string, version: number): void;
+  /** Version `version` of `model` failed to load (it serves nothing new; a copy loaded before, if any, goes on serving). */
+  versionFailed?(model: string, version: number, reason: string): void;
 }
 
 /**

@@ -77,8 +77,13 @@ export interface RequestedOutput {
 /** An inference request. `model` and `version` come from the route (or the gRPC message). */
 export interface InferRequest {
   readonly model: string;
-  /** Empty or absent: the version the model's policy serves by default (the latest). */
+  /** Empty or absent: the model's default version (the latest ready one, unless its routing names one). */
   readonly version?: string;
+  /**
+   * A version label (`stable`, `canary`): from the route `/v2/models/{m}/labels/{label}/...`,
+   * else the request's `version_label` parameter (TF Serving's name). Not with `version`.
+   */
+  readonly label?: string;
   readonly id?: string;
   /** `priority` and `timeout` (microseconds) are honoured; others are passed to handlers. */
   readonly parameters?: Parameters;

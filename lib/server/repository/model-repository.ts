@@ -1,11 +1,19 @@
 /**
  * A Triton-style model repository, loaded: each model's configuration (read, checked,
  * completed from the model), the versions its version policy serves, and their state.
- * Loading a model that is already loaded loads the new versions first and swaps them in,
- * so that requests keep being served by the old ones until the new ones are ready.
+ * Loading a model that is already loaded loads what changed (new versions, changed model
+ * files, or all of them when the configuration changed) and keeps the rest as they are;
+ * the new copies are warmed up, then swapped in at once, and the old ones answer what they
+ * took before they go. A version that fails to load never gets a request.
+ *
+ * Each model also has its routing: the version that requests naming none go to (by
+ * default the highest ready one) and labels (`stable`, `canary`) naming versions. The
+ * repository keeps the versions that routing points at loaded even where the version
+ * policy would drop them; what sets the routing (rollback, labels, rollouts) is the
+ * lifecycle's, above this folder.
  */
 import type { Logger } from 'pino';
-import { ProtocolError } from '../protocol/types';
+import { ProtocolError, invalid } from '../protocol/types';
 import { type ModelSource, readModelSource } from '../config/config-source';
 import type { ModelConfig } from '../config/model-config';
 import type { HandlerFile } from '../handlers/handler-pool';
@@ -13,7 +21,8 @@ import { type ServedModel } from '../model/served-model';
 import type { ServingObserver } from '../model/serving-observer';
 import { type ModelFolder, checkModelName, checkVersion, listModelNames, readModelFolder, repositoryRoot } from './repository-files';
 import { describePolicy, servedVersions } from './version-policy';
-import { loadModelVersion } from './load-version';
+import { loadModelVersion, versionStamp } from './load-version';
+import type { ModelCard } from './model-card';
 
 /** A version's state, as Triton names them. */
 export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -33,10 +42,46 @@ export interface VersionStatus {
   readonly state: VersionState;
 }
 
-interface VersionEntry {
+/** A version as the repository holds it. */
+export interface VersionEntry {
+  readonly state: VersionState;
+  /** Why it is not READY; or, READY, why its files' new copy is not the one serving. */
+  readonly reason: string;
+  readonly served?: ServedModel;
+  /** Its model card, if its folder has one. */
+  readonly card?: ModelCard;
+}
+
+interface HeldVersion extends VersionEntry {
   state: VersionState;
   reason: string;
-  served?: ServedModel;
+  /** Its files as loaded (see versionStamp): unchanged files are not loaded again. */
+  stamp?: string;
+  /** The configuration in force for it. */
+  config?: ModelConfig;
+}
+
+/** Where a model's requests go when they name no version, or name a label. */
+export interface VersionRouting {
+  /** The version requests that name none go to. Absent: the highest ready version. */
+  readonly default?: number;
+  /** Labels and the versions they point at (`{ stable: 2, canary: 3 }`). */
+  readonly labels: Readonly<Record<string, number>>;
+}
+
+/** A label's form: letters, digits, `_`, `-`, `.`, not all digits (those are versions). */
+const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Checks a label's form; throws INVALID_ARGUMENT for one that cannot be a label. */
+export function checkLabel(label: string): void {
+  if (!LABEL.test(label) || /^[0-9]+$/.test(label)) {
+    throw new ProtocolError(`${JSON.stringify(label)} is not a version label: use 1 to 64 letters, digits, '_', '-' or '.', not all digits`, 'INVALID_ARGUMENT');
+  }
+}
+
+/** The versions `routing` points at. */
+function routedVersions(routing: VersionRouting): number[] {
+  return [...(routing.default === undefined ? [] : [routing.default]), ...Object.values(routing.labels)];
 }
 
 /** A model as the repository holds it. */
@@ -48,7 +93,22 @@ export interface LoadedModel {
   readonly versions: ReadonlyMap<number, VersionEntry>;
   /** Its custom handler (handler.mjs), if its folder has one. */
   readonly handler?: HandlerFile;
+  /** Where requests naming no version, or a label, go. */
+  readonly routing: VersionRouting;
 }
+
+interface HeldModel extends LoadedModel {
+  readonly versions: Map<number, HeldVersion>;
+  routing: VersionRouting;
+  /** The configuration as its file gave it: when it changes, every version loads again. */
+  readonly configKey: string;
+}
+
+/** How models get loaded and unloaded (see {@link RepositoryOptions.modelControl}). */
+export type ModelControl = 'none' | 'explicit' | 'poll';
+
+/** Told that model `name` changed: loaded, reloaded, unloaded, or routed anew. */
+export type RepositoryListener = (name: string) => void;
 
 /** Options of {@link ModelRepository.open}. */
 export interface RepositoryOptions {
@@ -57,8 +117,10 @@ export interface RepositoryOptions {
   /**
    * `'none'` (Triton's default): every model is loaded at start and the load/unload API is
    * refused. `'explicit'`: only `startupModels` are loaded, and the API loads and unloads.
+   * `'poll'`: every model is loaded at start, and a watcher of the folder (see
+   * repository-watcher.ts) loads what changes; the API is refused.
    */
-  readonly modelControl?: 'none' | 'explicit';
+  readonly modelControl?: ModelControl;
   /** With `'explicit'`: models to load at start (`'*'` for all). */
   readonly startupModels?: readonly string[];
   /** Told of each version as it starts serving and once it has retired (the server's metrics). */
@@ -68,9 +130,10 @@ export interface RepositoryOptions {
 /** The repository and the models loaded from it. */
 export class ModelRepository {
   readonly root: string;
-  readonly modelControl: 'none' | 'explicit';
+  readonly modelControl: ModelControl;
   readonly #log: Logger;
-  readonly #models = new Map<string, LoadedModel & { versions: Map<number, VersionEntry> }>();
+  readonly #models = new Map<string, HeldModel>();
+  readonly #listeners = new Set<RepositoryListener>();
   /** Models whose load failed, and why (they appear in the index as UNAVAILABLE). */
   readonly #failed = new Map<string, string>();
   /** A model's load or unload in progress: the next waits for it. */
@@ -97,7 +160,7 @@ export class ModelRepository {
    */
   static async open(path: string, options: RepositoryOptions): Promise<ModelRepository> {
     const repo = new ModelRepository(await repositoryRoot(path), options);
-    const startup = repo.modelControl === 'none' || options.startupModels?.includes('*') ? await listModelNames(repo.root) : (options.startupModels ?? []);
+    const startup = repo.modelControl !== 'explicit' || options.startupModels?.includes('*') ? await listModelNames(repo.root) : (options.startupModels ?? []);
     for (const name of startup) {
       try {
         await repo.load(name);
@@ -166,6 +229,10 @@ export class ModelRepository {
 
   /** The loaded model `name`; throws NOT_FOUND if it is not loaded. */
   model(name: string): LoadedModel {
+    return this.#held(name);
+  }
+
+  #held(name: string): HeldModel {
     checkModelName(name);
     const model = this.#models.get(name);
     if (model === undefined) {
@@ -176,29 +243,103 @@ export class ModelRepository {
   }
 
   /**
-   * The version of `name` that serves a request for `version` (empty or absent: the
-   * highest ready one). Throws NOT_FOUND for an unknown model or version, UNAVAILABLE
-   * for one that is not ready.
+   * The version of `name` that serves a request for `version`, or for `label` (neither:
+   * the routing's default, else the highest ready one). Throws NOT_FOUND for an unknown
+   * model, version or label, UNAVAILABLE for a version that is not ready.
    */
-  resolve(name: string, version?: string): ServedModel {
-    const model = this.model(name);
+  resolve(name: string, version?: string, label?: string): ServedModel {
+    const model = this.#held(name);
+    if (label !== undefined && label !== '') {
+      if (version !== undefined && version !== '') throw invalid(`a request names version ${version} or label "${label}", not both`);
+      checkLabel(label);
+      const labelled = model.routing.labels[label];
+      if (labelled === undefined) {
+        const labels = Object.keys(model.routing.labels);
+        throw new ProtocolError(`model "${name}" has no label "${label}" (labels: ${labels.join(', ') || 'none'})`, 'NOT_FOUND');
+      }
+      return this.#ready(model, labelled, ` (label "${label}")`);
+    }
     if (version === undefined || version === '') {
-      const ready = [...model.versions.values()].filter((v) => v.state === 'READY' && v.served !== undefined);
-      const served = ready.at(-1)?.served;
+      if (model.routing.default !== undefined) return this.#ready(model, model.routing.default, ' (the default version)');
+      const served = highestReady(model)?.served;
       if (served === undefined) throw new ProtocolError(`model "${name}" has no version ready`, 'UNAVAILABLE', 1);
       return served;
     }
     checkVersion(name, version);
-    const entry = model.versions.get(Number(version));
-    if (entry === undefined) throw new ProtocolError(`model "${name}" has no version ${version} (served: ${[...model.versions.keys()].join(', ') || 'none'})`, 'NOT_FOUND');
-    if (entry.state !== 'READY' || entry.served === undefined) throw new ProtocolError(`model "${name}" version ${version} is ${entry.state}${entry.reason ? `: ${entry.reason}` : ''}`, 'UNAVAILABLE', 1);
+    return this.#ready(model, Number(version), '');
+  }
+
+  #ready(model: HeldModel, version: number, what: string): ServedModel {
+    const entry = model.versions.get(version);
+    if (entry === undefined) throw new ProtocolError(`model "${model.name}" has no version ${version}${what} (served: ${[...model.versions.keys()].join(', ') || 'none'})`, 'NOT_FOUND');
+    if (entry.state !== 'READY' || entry.served === undefined) {
+      throw new ProtocolError(`model "${model.name}" version ${version}${what} is ${entry.state}${entry.reason ? `: ${entry.reason}` : ''}`, 'UNAVAILABLE', 1);
+    }
     return entry.served;
+  }
+
+  /** The version that requests naming none go to now, if one is ready. */
+  defaultVersion(name: string): number | undefined {
+    const model = this.#models.get(name);
+    if (model === undefined) return undefined;
+    if (model.routing.default !== undefined) return model.versions.get(model.routing.default)?.state === 'READY' ? model.routing.default : undefined;
+    return highestReady(model)?.served?.version;
+  }
+
+  /**
+   * Sets model `name`'s routing. Every version it points at must be ready; with
+   * `loadMissing`, versions that are not loaded but have folders are loaded first (a
+   * rollback to a version the policy had dropped), kept loaded from then on.
+   *
+   * @throws {@link ProtocolError} NOT_FOUND for an unknown model or a version with no
+   *   folder, UNAVAILABLE for one that is not ready, INVALID_ARGUMENT for a bad label.
+   */
+  async route(name: string, routing: VersionRouting, options: { loadMissing?: boolean } = {}): Promise<void> {
+    checkModelName(name);
+    for (const label of Object.keys(routing.labels)) checkLabel(label);
+    for (const v of routedVersions(routing)) {
+      if (!Number.isSafeInteger(v) || v < 0) throw invalid(`${JSON.stringify(v)} is not a version number`);
+    }
+    await this.#exclusive(name, async () => {
+      let model = this.#held(name);
+      const missing = routedVersions(routing).filter((v) => model.versions.get(v)?.state !== 'READY');
+      if (missing.length > 0 && options.loadMissing === true) {
+        // Another version failing is not this call's business: #ready below checks the ones it needs.
+        await this.#load(name, { alsoServe: missing, retryFailed: false }).catch(() => undefined);
+        model = this.#held(name);
+      }
+      for (const v of routedVersions(routing)) this.#ready(model, v, '');
+      model.routing = { ...(routing.default !== undefined && { default: routing.default }), labels: { ...routing.labels } };
+      this.#notify(name);
+      // Versions kept only for the routing before, and no longer pointed at, go.
+      await this.#load(name, { retryFailed: false }).catch((err: unknown) =>
+        this.#log.warn({ model: name, err: err instanceof Error ? err.message : String(err) }, 'a reload after routing failed; the routing is set'),
+      );
+    });
+  }
+
+  /** Calls `listener` after each change of a model (see {@link RepositoryListener}); returns what stops it. */
+  subscribe(listener: RepositoryListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #notify(name: string): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(name);
+      } catch (err) {
+        this.#log.error({ model: name, err: err instanceof Error ? err.message : String(err) }, 'a repository listener failed');
+      }
+    }
   }
 
   /**
    * Loads (or reloads) model `name`: reads its configuration, loads the versions its
-   * policy serves, and only then swaps them in and unloads the versions it no longer
-   * serves. On failure the versions serving before keep serving.
+   * policy serves (and those its routing points at) that are new or whose files changed,
+   * and only then swaps them in and unloads the copies it no longer serves. A version
+   * that fails keeps its old copy serving, if it had one. Throws when any version failed,
+   * after the others are in.
    */
   load(name: string): Promise<void> {
     return this.#exclusive(name, () => this.#load(name));
@@ -216,11 +357,12 @@ export class ModelRepository {
     this.#aside.delete(name);
     if (model === undefined) return;
     this.#models.delete(name);
+    this.#notify(name);
     await this.#retire(name, model.versions, graceMs);
   }
 
   /** Retires `versions` of `name`: each answers what it has taken, then releases its sessions. */
-  async #retire(name: string, versions: ReadonlyMap<number, VersionEntry>, graceMs: number): Promise<void> {
+  async #retire(name: string, versions: ReadonlyMap<number, HeldVersion>, graceMs: number): Promise<void> {
     await Promise.all(
       [...versions].map(async ([version, v]) => {
         v.state = 'UNLOADING';
@@ -256,7 +398,12 @@ export class ModelRepository {
     }
   }
 
-  async #load(name: string): Promise<void> {
+  /**
+   * `alsoServe`: versions to load beyond the policy's and the routing's. `retryFailed`:
+   * whether a version that failed with the same files is tried again (what a load call
+   * asks for), or left failed (reloads the repository makes for itself).
+   */
+  async #load(name: string, { alsoServe = [], retryFailed = true }: { alsoServe?: readonly number[]; retryFailed?: boolean } = {}): Promise<void> {
     const started = performance.now();
     // What an earlier load left here (versions that failed) is stale from now on.
     this.#aside.delete(name);
@@ -269,50 +416,83 @@ export class ModelRepository {
       this.#fail(name, err);
       throw err;
     }
-    const wanted = servedVersions(folder.versions, source.config.version_policy);
+    const old = this.#models.get(name);
+    const routing = old?.routing ?? { labels: {} };
+    const onDisk = new Set(folder.versions);
+    // The policy's versions, and those the routing points at while their folders exist.
+    const wanted = [...new Set([...servedVersions(folder.versions, source.config.version_policy), ...[...routedVersions(routing), ...alsoServe].filter((v) => onDisk.has(v))])].sort((a, b) => a - b);
     if (wanted.length === 0) {
       const err = new ProtocolError(`model "${name}" has no version folder that its version policy (${describePolicy(source.config.version_policy)}) serves; found ${folder.versions.join(', ') || 'none'}`, 'NOT_FOUND');
       this.#fail(name, err);
       throw err;
     }
-    const old = this.#models.get(name);
-    const versions = new Map<number, VersionEntry>();
+    const configKey = folder.config?.text ?? '';
+    const versions = new Map<number, HeldVersion>();
     const failures: string[] = [];
-    let config: ModelConfig | undefined;
     const ignored = new Set<string>();
     for (const version of wanted) {
+      const stamp = await versionStamp(this.root, folder, source, version);
+      const current = old?.versions.get(version);
+      const serving = current?.state === 'READY' && current.served !== undefined ? current : undefined;
+      if (serving !== undefined && serving.stamp === stamp && old?.configKey === configKey) {
+        versions.set(version, serving);
+        continue;
+      }
+      if (!retryFailed && current !== undefined && serving === undefined && current.state === 'UNAVAILABLE' && current.stamp === stamp && old?.configKey === configKey) {
+        versions.set(version, current);
+        continue;
+      }
       const versionStarted = performance.now();
       this.#setAside(name, version, 'LOADING');
       try {
         const loaded = await loadModelVersion(this.root, folder, source, version, this.#log);
         if (this.#observer !== undefined) loaded.served.observe(this.#observer.versionServing(name, version, (performance.now() - versionStarted) / 1000));
-        config = loaded.config;
         for (const line of loaded.ignored) ignored.add(line);
-        versions.set(version, { state: 'READY', reason: '', served: loaded.served });
-        this.#log.info({ model: name, version, ms: Math.round(performance.now() - started) }, 'model version loaded');
+        versions.set(version, { state: 'READY', reason: '', served: loaded.served, stamp, config: loaded.config, ...(loaded.card && { card: loaded.card }) });
+        this.#log.info({ model: name, version, ms: Math.round(performance.now() - versionStarted) }, 'model version loaded');
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         failures.push(`version ${version}: ${reason}`);
-        versions.set(version, { state: 'UNAVAILABLE', reason });
-        this.#log.error({ model: name, version, err: reason }, 'model version failed to load');
+        this.#observer?.versionFailed?.(name, version, reason);
+        this.#log.error({ model: name, version, err: reason }, serving ? 'model version failed to reload; the copy loaded before keeps serving' : 'model version failed to load');
+        // The copy that served before (if any) goes on serving; a new version gets no request.
+        versions.set(version, serving ? { ...serving, reason: `its new files failed to load, so the copy loaded before serves: ${reason}` } : { state: 'UNAVAILABLE', reason, stamp });
       } finally {
         this.#setAside(name, version, undefined);
       }
     }
     if (![...versions.values()].some((v) => v.state === 'READY')) {
       const err = new ProtocolError(`model "${name}" failed to load: ${failures.join('; ')}`, 'INVALID_ARGUMENT');
-      // The versions serving before (if any) keep serving.
       if (old === undefined) {
         this.#failed.set(name, failures.join('; '));
         for (const version of versions.keys()) this.#setAside(name, version, 'UNAVAILABLE');
+      } else {
+        // The versions serving before keep serving; the index shows the new ones' failures.
+        for (const [version, v] of versions) if (!old.versions.has(version)) old.versions.set(version, v);
       }
       throw err;
     }
     for (const line of ignored) this.#log.warn({ model: name }, line);
     this.#failed.delete(name);
-    this.#models.set(name, { name, config: config as ModelConfig, versions, ...(folder.handler && { handler: folder.handler }) });
-    // Requests already given an old version are answered by it before it goes.
-    if (old !== undefined) await this.#retire(name, old.versions, Infinity);
+    // Routing to versions no longer ready (their folders gone, or failed) is dropped, loudly.
+    const ready = (v: number) => versions.get(v)?.state === 'READY';
+    const kept: VersionRouting = {
+      ...(routing.default !== undefined && ready(routing.default) && { default: routing.default }),
+      labels: Object.fromEntries(Object.entries(routing.labels).filter(([, v]) => ready(v))),
+    };
+    for (const dropped of routedVersions(routing).filter((v) => !ready(v))) {
+      this.#log.warn({ model: name, version: dropped }, 'routing pointed at a version that is no longer served; dropped');
+    }
+    const config = highestReady({ versions })?.config ?? old?.config;
+    this.#models.set(name, { name, config: config as ModelConfig, versions, routing: kept, configKey, ...(folder.handler && { handler: folder.handler }) });
+    this.#notify(name);
+    if (old !== undefined) {
+      // Requests already given an old copy are answered by it before it goes.
+      const kept = new Set([...versions.values()].map((v) => v.served));
+      await this.#retire(name, new Map([...old.versions].filter(([, v]) => !kept.has(v.served))), Infinity);
+    }
+    if (failures.length > 0) throw new ProtocolError(`model "${name}": ${failures.join('; ')}`, 'INVALID_ARGUMENT');
+    this.#log.debug({ model: name, ms: Math.round(performance.now() - started) }, 'model loaded');
   }
 
   #fail(name: string, err: unknown): void {
@@ -322,3 +502,10 @@ export class ModelRepository {
   }
 }
 
+
+/** The highest version of `model` that is ready. */
+function highestReady<V extends VersionEntry>(model: { readonly versions: ReadonlyMap<number, V> }): V | undefined {
+  let best: [number, V] | undefined;
+  for (const [version, v] of model.versions) if (v.state === 'READY' && v.served !== undefined && (best === undefined || version > best[0])) best = [version, v];
+  return best?.[1];
+}

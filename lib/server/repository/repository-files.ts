@@ -69,7 +69,7 @@ export async function repositoryRoot(path: string): Promise<string> {
 }
 
 /** `path` with its symlinks resolved, or undefined if it does not exist or leaves `root`. */
-async function inside(root: string, path: string): Promise<string | undefined> {
+export async function inside(root: string, path: string): Promise<string | undefined> {
   let real: string;
   try {
     real = await realpath(path);

@@ -1,0 +1,84 @@
+/**
+ * `onnx-native rollout ACTION MODEL`: the lifecycle API of a running server, from the
+ * command line (an HTTP client of lifecycle-routes.ts). Prints what the server answers,
+ * for people; exits 1 with the server's message when it refuses.
+ */
+import { readFileSync } from 'node:fs';
+import type { LifecycleStatus } from '../lifecycle/version-control';
+
+/** What the command was asked. */
+export interface RolloutArgs {
+  readonly action: string;
+  readonly model: string;
+  /** The action's own arguments (a version; a label and a version). */
+  readonly rest: readonly string[];
+  /** The server's HTTP address. */
+  readonly url: string;
+  /** A file holding the admin bearer token. */
+  readonly tokenFile?: string;
+}
+
+function describe(status: LifecycleStatus): string {
+  const lines = [
+    `model ${status.model}: default version ${status.default_version ?? 'none ready'}${status.pinned_version !== undefined ? ' (pinned)' : ' (the latest ready)'}`,
+    `  labels: ${Object.entries(status.labels).map(([l, v]) => `${l} -> ${v}`).join(', ') || 'none'}`,
+    `  served as default, latest last: ${status.history.join(', ') || 'none yet'}`,
+  ];
+  for (const v of status.versions) {
+    lines.push(`  version ${v.version}: ${v.state}${v.reason ? ` (${v.reason})` : ''}`);
+    const card = v.model_card;
+    if (card !== undefined) {
+      for (const [key, value] of Object.entries(card)) lines.push(`    ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Runs the command; resolves with the exit code. `usage` makes the error for a bad command line. */
+export async function rollout(args: RolloutArgs, usage: (message: string) => Error): Promise<number> {
+  const base = `${args.url.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(args.model)}`;
+  const version = (text: string | undefined) => {
+    if (text === undefined || !/^[0-9]+$/.test(text)) throw usage(`a version is a whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  let request: { method: string; path: string; body?: unknown };
+  switch (args.action) {
+    case 'status':
+      request = { method: 'GET', path: '/lifecycle' };
+      break;
+    case 'rollback':
+      request = { method: 'POST', path: '/rollback', body: {} };
+      break;
+    case 'promote':
+      request = { method: 'POST', path: '/promote', body: args.rest[0] === undefined ? {} : { version: version(args.rest[0]) } };
+      break;
+    case 'label':
+      if (args.rest[0] === undefined) throw usage('rollout label needs MODEL LABEL VERSION');
+      request = { method: 'PUT', path: `/labels/${encodeURIComponent(args.rest[0])}`, body: { version: version(args.rest[1]) } };
+      break;
+    case 'unlabel':
+      if (args.rest[0] === undefined) throw usage('rollout unlabel needs MODEL LABEL');
+      request = { method: 'DELETE', path: `/labels/${encodeURIComponent(args.rest[0])}` };
+      break;
+    default:
+      throw usage(`unknown rollout action '${args.action}' (status, rollback, promote, label, unlabel)`);
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (args.tokenFile !== undefined) headers.authorization = `Bearer ${readFileSync(args.tokenFile, 'utf8').trim()}`;
+  let response: Response;
+  try {
+    response = await fetch(base + request.path, { method: request.method, headers, ...(request.body !== undefined && { body: JSON.stringify(request.body) }) });
+  } catch (err) {
+    console.error(`onnx-native: cannot reach the server at ${args.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+    return 1;
+  }
+  const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) {
+    console.error(`onnx-native: the server refused (${response.status}): ${String(answer.error ?? response.statusText)}`);
+    return 1;
+  }
+  if (args.action === 'rollback') console.log(`model ${args.model}: rolled back from version ${String(answer.from ?? 'none')} to ${String(answer.to)}`);
+  const status = (args.action === 'rollback' ? answer.status : answer) as LifecycleStatus;
+  console.log(describe(status));
+  return 0;
+}

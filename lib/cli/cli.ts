@@ -53,8 +53,11 @@ Commands:
   rollout rollback MODEL               cards, labels, default, history); move its default
   rollout promote MODEL [VERSION]      back to the version that served before; pin it at
   rollout label MODEL LABEL VERSION    VERSION (none: follow the latest again); point or
-  rollout unlabel MODEL LABEL          remove a label. --url (default
-      [--url URL] [--token-file F]     http://127.0.0.1:8000), --token-file: the admin token.
+  rollout unlabel MODEL LABEL          remove a label; share the traffic (--split 1=90,2=10
+  rollout traffic MODEL [--split S]    [--sticky HEADER], --route KEY=VALUE:VERSION ...,
+      [--sticky K] [--route R ...]     --shadow VERSION:SHARE), or --clear it. --url (default
+      [--shadow V:S] [--clear]         http://127.0.0.1:8000), --token-file: the admin token.
+      [--url URL] [--token-file F]
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
@@ -74,7 +77,7 @@ function parseArgs(argv: string[]): Args {
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed', 'example'].includes(name);
+    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed', 'example', 'clear'].includes(name);
     const value = inline ?? (boolean ? 'true' : argv[++i]);
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, [...(flags.get(name) ?? []), value]);
@@ -273,7 +276,9 @@ async function main(argv: string[]): Promise<number> {
   else if (command === 'rollout') {
     const [, action, model, ...rest] = args.positional;
     if (action === undefined || model === undefined) throw new UsageError('rollout needs an action (status, rollback, promote, label, unlabel) and a model');
-    return (require('./rollout') as { rollout: typeof rolloutCommand }).rollout({ action, model, rest, url: flag(args, 'url') ?? 'http://127.0.0.1:8000', tokenFile: flag(args, 'token-file') }, (m) => new UsageError(m));
+    const traffic = { split: flag(args, 'split'), sticky: flag(args, 'sticky'), routes: args.flags.get('route'), shadow: flag(args, 'shadow'), clear: flag(args, 'clear') === 'true' };
+    const url = flag(args, 'url') ?? 'http://127.0.0.1:8000';
+    return (require('./rollout') as { rollout: typeof rolloutCommand }).rollout({ action, model, rest, url, tokenFile: flag(args, 'token-file'), traffic }, (m) => new UsageError(m));
   }
   else throw new UsageError(`unknown command '${command}'`);
   return 0;

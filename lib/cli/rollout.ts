@@ -16,12 +16,49 @@ export interface RolloutArgs {
   readonly url: string;
   /** A file holding the admin bearer token. */
   readonly tokenFile?: string;
+  /** For `traffic`: its flags (split, sticky, route, shadow, clear). */
+  readonly traffic?: { readonly split?: string; readonly sticky?: string; readonly routes?: readonly string[]; readonly shadow?: string; readonly clear?: boolean };
+}
+
+/** `traffic`'s flags as the API's body: `--split 1=90,2=10 --sticky x-user-id --route x-group=beta:2 --shadow 3:0.1`. */
+function trafficBody(flags: NonNullable<RolloutArgs['traffic']>, usage: (message: string) => Error): Record<string, unknown> {
+  const number = (text: string, what: string) => {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw usage(`${what} must be a number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  const split = flags.split?.split(',').map((part) => {
+    const [version, weight] = part.split('=');
+    if (weight === undefined) throw usage(`--split takes VERSION=WEIGHT,..., got ${JSON.stringify(flags.split)}`);
+    return { version: number(version, 'a version'), weight: number(weight, 'a weight') };
+  });
+  const routes = flags.routes?.map((route) => {
+    const m = /^([^=]+)=(.*):([0-9]+)$/.exec(route);
+    if (!m) throw usage(`--route takes KEY=VALUE:VERSION, got ${JSON.stringify(route)}`);
+    return { key: m[1], value: m[2], version: Number(m[3]) };
+  });
+  let shadow: { version: number; share: number } | undefined;
+  if (flags.shadow !== undefined) {
+    const [version, share] = flags.shadow.split(':');
+    if (share === undefined) throw usage(`--shadow takes VERSION:SHARE, got ${JSON.stringify(flags.shadow)}`);
+    shadow = { version: number(version, 'a version'), share: number(share, 'a share') };
+  }
+  return { ...(split && { split }), ...(flags.sticky !== undefined && { sticky_key: flags.sticky }), ...(routes && { routes }), ...(shadow && { shadow }) };
+}
+
+function describeTraffic(t: NonNullable<LifecycleStatus['traffic']>): string {
+  const total = (t.split ?? []).reduce((n, s) => n + s.weight, 0);
+  return [
+    ...(t.routes ?? []).map((r) => `${r.key}=${r.value} -> ${r.version}`),
+    ...(t.split ? [`split ${t.split.map((s) => `${s.version}: ${((100 * s.weight) / total).toFixed(1)}%`).join(', ')}${t.sticky_key ? ` (sticky on ${t.sticky_key})` : ''}`] : []),
+    ...(t.shadow ? [`shadow ${t.shadow.version} (${(100 * t.shadow.share).toFixed(1)}% copied)`] : []),
+  ].join('; ');
 }
 
 function describe(status: LifecycleStatus): string {
   const lines = [
     `model ${status.model}: default version ${status.default_version ?? 'none ready'}${status.pinned_version !== undefined ? ' (pinned)' : ' (the latest ready)'}`,
     `  labels: ${Object.entries(status.labels).map(([l, v]) => `${l} -> ${v}`).join(', ') || 'none'}`,
+    `  traffic: ${status.traffic === undefined ? 'all to the default' : describeTraffic(status.traffic)}`,
     `  served as default, latest last: ${status.history.join(', ') || 'none yet'}`,
   ];
   for (const v of status.versions) {
@@ -56,12 +93,15 @@ export async function rollout(args: RolloutArgs, usage: (message: string) => Err
       if (args.rest[0] === undefined) throw usage('rollout label needs MODEL LABEL VERSION');
       request = { method: 'PUT', path: `/labels/${encodeURIComponent(args.rest[0])}`, body: { version: version(args.rest[1]) } };
       break;
+    case 'traffic':
+      request = args.traffic?.clear === true ? { method: 'DELETE', path: '/traffic' } : { method: 'PUT', path: '/traffic', body: trafficBody(args.traffic ?? {}, usage) };
+      break;
     case 'unlabel':
       if (args.rest[0] === undefined) throw usage('rollout unlabel needs MODEL LABEL');
       request = { method: 'DELETE', path: `/labels/${encodeURIComponent(args.rest[0])}` };
       break;
     default:
-      throw usage(`unknown rollout action '${args.action}' (status, rollback, promote, label, unlabel)`);
+      throw usage(`unknown rollout action '${args.action}' (status, rollback, promote, label, unlabel, traffic)`);
   }
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (args.tokenFile !== undefined) headers.authorization = `Bearer ${readFileSync(args.tokenFile, 'utf8').trim()}`;

@@ -13,12 +13,14 @@ export interface AuditEntry {
   readonly time: string;
   /** Who made it: `admin-token`, `no-auth` (a server without tokens), `startup`, `repository`. */
   readonly actor: string;
-  /** `label`, `unlabel`, `rollback`, `promote`, `follow-latest`, `restore`, `routing-dropped`. */
+  /** `label`, `unlabel`, `rollback`, `promote`, `follow-latest`, `traffic`, `traffic-cleared`, `restore`. */
   readonly action: string;
   readonly model: string;
   readonly version?: number;
   readonly from?: number;
   readonly label?: string;
+  /** For `traffic`: the split, routes and shadow set. */
+  readonly traffic?: unknown;
   /** For failures: why. */
   readonly error?: string;
 }

@@ -7,6 +7,10 @@
  *   DELETE /v2/models/{m}/labels/{label}
  *   POST   /v2/models/{m}/rollback           back to the version that served before
  *   POST   /v2/models/{m}/promote            {"version": 3} pins the default; {} follows the latest again
+ *   PUT    /v2/models/{m}/traffic            {"split": [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}],
+ *                                             "sticky_key": "x-user-id", "routes": [{"key": "x-group", "value": "beta", "version": 2}],
+ *                                             "shadow": {"version": 3, "share": 0.1}}
+ *   DELETE /v2/models/{m}/traffic            all traffic to the default again
  *   GET    /v2/lifecycle/audit[?model=m]     the audit log
  *
  * Reading a model's status takes the user's token; changes and the audit log, the admin's.
@@ -16,7 +20,7 @@ import type { InferenceServer } from '../server/inference-server';
 import type { RouteGuards } from '../server/create-server';
 import { answerProtocolErrors, parseOptionalJson } from '../server/http/v2-routes';
 import { invalid } from '../server/protocol/types';
-import type { VersionControl } from './version-control';
+import type { Traffic, VersionControl } from './version-control';
 
 /** Options of {@link lifecycleRoutes}. */
 export interface LifecycleRoutesOptions extends RouteGuards {
@@ -33,6 +37,32 @@ function versionIn(body: Record<string, unknown>, required: boolean): number | u
   const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`the body's "version" must be a version number, got ${JSON.stringify(v)}`);
   return n;
+}
+
+const FIELDS = new Set(['split', 'sticky_key', 'routes', 'shadow']);
+
+/** A traffic body, read: its fields' types checked here, their values by the repository. */
+function trafficIn(body: Record<string, unknown>): Traffic {
+  for (const field of Object.keys(body)) if (!FIELDS.has(field)) throw invalid(`unknown field "${field}" in the traffic; use split, sticky_key, routes, shadow`);
+  const list = (field: string) => {
+    const value = body[field];
+    if (value !== undefined && !Array.isArray(value)) throw invalid(`"${field}" must be a list`);
+    return value as Record<string, unknown>[] | undefined;
+  };
+  const object = (value: unknown, what: string) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${what} must be an object`);
+    return value as Record<string, unknown>;
+  };
+  const split = list('split')?.map((s, i) => ({ version: versionIn(object(s, `split[${i}]`), true) as number, weight: object(s, `split[${i}]`).weight as number }));
+  const routes = list('routes')?.map((r, i) => ({ key: object(r, `routes[${i}]`).key as string, value: r.value as string, version: versionIn(r, true) as number }));
+  const shadow = body.shadow === undefined ? undefined : { version: versionIn(object(body.shadow, '"shadow"'), true) as number, share: (body.shadow as Record<string, unknown>).share as number };
+  if (body.sticky_key !== undefined && typeof body.sticky_key !== 'string') throw invalid('"sticky_key" must be a header or parameter name');
+  return {
+    ...(split && { split }),
+    ...(typeof body.sticky_key === 'string' && { stickyKey: body.sticky_key.toLowerCase() }),
+    ...(routes && { routes: routes.map((r) => ({ ...r, key: typeof r.key === 'string' ? r.key.toLowerCase() : r.key })) }),
+    ...(shadow && { shadow }),
+  };
 }
 
 /** The lifecycle's routes, as a fastify plugin. */
@@ -63,6 +93,14 @@ export const lifecycleRoutes: FastifyPluginAsync<LifecycleRoutesOptions> = async
   });
   app.post<{ Params: Params }>('/v2/models/:model/promote', admin, async (req) => {
     await control.promote(req.params.model, versionIn(body(req), false), actor(req));
+    return control.status(req.params.model);
+  });
+  app.put<{ Params: Params }>('/v2/models/:model/traffic', admin, async (req) => {
+    await control.setTraffic(req.params.model, trafficIn(body(req)), actor(req));
+    return control.status(req.params.model);
+  });
+  app.delete<{ Params: Params }>('/v2/models/:model/traffic', admin, async (req) => {
+    await control.setTraffic(req.params.model, undefined, actor(req));
     return control.status(req.params.model);
   });
   app.get<{ Querystring: { model?: string } }>('/v2/lifecycle/audit', admin, async (req) => ({ entries: (await control.auditLog?.entries(req.query.model)) ?? [] }));

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../server/protocol/types';
 import type { ModelRepository, VersionRouting, VersionState } from '../server/repository/model-repository';
+import type { KeyRoute, ShadowRoute, TrafficSplit } from '../server/repository/version-routing';
 import type { ModelCard } from '../server/repository/model-card';
 import { checkLabel } from '../server/repository/model-repository';
 import { AuditLog } from './audit-log';
@@ -29,6 +30,18 @@ export interface VersionControlOptions {
   readonly log: Logger;
 }
 
+/** How a model's traffic is shared between versions (beyond the default and labels). */
+export interface Traffic {
+  /** Requests naming no version split by weight between these. */
+  readonly split?: readonly TrafficSplit[];
+  /** The header or parameter whose value makes a caller stick to one version of the split. */
+  readonly stickyKey?: string;
+  /** Requests whose key has a value go to its version (A/B by group), before the split. */
+  readonly routes?: readonly KeyRoute[];
+  /** A version that gets a copy of a share of the requests, its answers compared. */
+  readonly shadow?: ShadowRoute;
+}
+
 /** What {@link VersionControl.status} tells of a model. */
 export interface LifecycleStatus {
   readonly model: string;
@@ -37,6 +50,8 @@ export interface LifecycleStatus {
   /** Set by a rollback or a promotion: the default stays there whatever versions arrive. */
   readonly pinned_version?: number;
   readonly labels: Readonly<Record<string, number>>;
+  /** The split, key routes and shadow in force, if any, as the traffic API takes them. */
+  readonly traffic?: { readonly split?: readonly TrafficSplit[]; readonly sticky_key?: string; readonly routes?: readonly KeyRoute[]; readonly shadow?: ShadowRoute };
   /** The versions that served as the default, the latest last: a rollback goes back along it. */
   readonly history: readonly number[];
   readonly versions: readonly { readonly version: number; readonly state: VersionState; readonly reason?: string; readonly model_card?: ModelCard }[];
@@ -46,7 +61,24 @@ export interface LifecycleStatus {
 interface ModelState {
   labels: Record<string, number>;
   pinned?: number;
+  traffic?: Traffic;
   history: number[];
+}
+
+/** The traffic part of `routing`, or undefined when it has none. */
+function trafficOf(routing: VersionRouting): Traffic | undefined {
+  const traffic: Traffic = {
+    ...(routing.split !== undefined && { split: routing.split }),
+    ...(routing.stickyKey !== undefined && { stickyKey: routing.stickyKey }),
+    ...(routing.routes !== undefined && routing.routes.length > 0 && { routes: routing.routes }),
+    ...(routing.shadow !== undefined && { shadow: routing.shadow }),
+  };
+  return Object.keys(traffic).length > 0 ? traffic : undefined;
+}
+
+/** `routing` with its traffic replaced by `traffic`. */
+function withTraffic(routing: VersionRouting, traffic: Traffic | undefined): VersionRouting {
+  return { ...(routing.default !== undefined && { default: routing.default }), labels: routing.labels, ...traffic };
 }
 
 interface StateDocument {
@@ -76,7 +108,12 @@ export class VersionControl {
     this.#file = folder === undefined ? undefined : new StateFile<StateDocument>(folder, STATE_FILE);
     this.#audit = folder === undefined ? undefined : new AuditLog(folder);
     for (const [name, state] of Object.entries(saved?.models ?? {})) {
-      this.#models.set(name, { labels: { ...state.labels }, history: [...state.history], ...(state.pinned !== undefined && { pinned: state.pinned }) });
+      this.#models.set(name, {
+        labels: { ...state.labels },
+        history: [...state.history],
+        ...(state.pinned !== undefined && { pinned: state.pinned }),
+        ...(state.traffic !== undefined && { traffic: state.traffic }),
+      });
     }
     this.#unsubscribe = repository.subscribe((name) => this.#changed(name));
   }
@@ -108,11 +145,20 @@ export class VersionControl {
     const model = this.#repository.model(name);
     const state = this.#state(name);
     const defaultVersion = this.#repository.defaultVersion(name);
+    const traffic = trafficOf(model.routing);
     return {
       model: name,
       ...(defaultVersion !== undefined && { default_version: defaultVersion }),
       ...(model.routing.default !== undefined && { pinned_version: model.routing.default }),
       labels: { ...model.routing.labels },
+      ...(traffic !== undefined && {
+        traffic: {
+          ...(traffic.split && { split: traffic.split }),
+          ...(traffic.stickyKey !== undefined && { sticky_key: traffic.stickyKey }),
+          ...(traffic.routes && { routes: traffic.routes }),
+          ...(traffic.shadow && { shadow: traffic.shadow }),
+        },
+      }),
       history: [...state.history],
       versions: [...model.versions].map(([version, v]) => ({
         version,
@@ -182,6 +228,17 @@ export class VersionControl {
     await this.#record({ actor, action: version === undefined ? 'follow-latest' : 'promote', model: name, ...(version !== undefined && { version }), ...(from !== undefined && { from }) });
   }
 
+  /**
+   * Shares model `name`'s traffic as `traffic` says (its versions loaded first if need
+   * be), or, with undefined, sends it all to the default again.
+   */
+  async setTraffic(name: string, traffic: Traffic | undefined, actor: string): Promise<void> {
+    await this.#whenRestored(name);
+    const routing = this.#repository.model(name).routing;
+    await this.#repository.route(name, withTraffic(routing, traffic), { loadMissing: true });
+    await this.#record({ actor, action: traffic === undefined ? 'traffic-cleared' : 'traffic', model: name, ...(traffic !== undefined && { traffic }) });
+  }
+
   /** Stops following the repository; resolves when the state on disk is up to date. */
   async close(): Promise<void> {
     this.#unsubscribe();
@@ -212,14 +269,16 @@ export class VersionControl {
         const pieces: { what: string; routing: (r: VersionRouting) => VersionRouting; version: number; label?: string }[] = [
           ...(saved.pinned === undefined ? [] : [{ what: 'pinned default', routing: (r: VersionRouting) => ({ ...r, default: saved.pinned }), version: saved.pinned }]),
           ...Object.entries(saved.labels).map(([label, version]) => ({ what: `label "${label}"`, routing: (r: VersionRouting) => ({ ...r, labels: { ...r.labels, [label]: version } }), version, label })),
+          ...(saved.traffic === undefined ? [] : [{ what: 'traffic split', routing: (r: VersionRouting) => withTraffic(r, saved.traffic), version: -1 }]),
         ];
         for (const piece of pieces) {
           try {
             await this.#repository.route(name, piece.routing(this.#repository.model(name).routing), { loadMissing: true });
           } catch (err) {
             const error = err instanceof Error ? err.message : String(err);
-            this.#log.warn({ model: name, version: piece.version, err: error }, `the saved ${piece.what} cannot be restored; dropped`);
-            await this.#audit?.append({ actor: 'startup', action: 'restore', model: name, version: piece.version, ...(piece.label && { label: piece.label }), error }).catch(() => undefined);
+            const version = piece.version >= 0 ? { version: piece.version } : {};
+            this.#log.warn({ model: name, ...version, err: error }, `the saved ${piece.what} cannot be restored; dropped`);
+            await this.#audit?.append({ actor: 'startup', action: 'restore', model: name, ...version, ...(piece.label && { label: piece.label }), error }).catch(() => undefined);
           }
         }
       }
@@ -247,6 +306,9 @@ export class VersionControl {
     state.labels = { ...model.routing.labels };
     if (model.routing.default === undefined) delete state.pinned;
     else state.pinned = model.routing.default;
+    const traffic = trafficOf(model.routing);
+    if (traffic === undefined) delete state.traffic;
+    else state.traffic = traffic;
     const current = this.#repository.defaultVersion(name);
     if (current !== undefined && state.history.at(-1) !== current) {
       state.history.push(current);
@@ -263,7 +325,9 @@ export class VersionControl {
   }
 
   #save(): void {
-    const models = Object.fromEntries([...this.#models].map(([name, s]) => [name, { labels: s.labels, history: s.history, ...(s.pinned !== undefined && { pinned: s.pinned }) }]));
+    const models = Object.fromEntries(
+      [...this.#models].map(([name, s]) => [name, { labels: s.labels, history: s.history, ...(s.pinned !== undefined && { pinned: s.pinned }), ...(s.traffic !== undefined && { traffic: s.traffic }) }]),
+    );
     this.#file?.write({ format: 1, models }).catch((err: unknown) => this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot save the lifecycle state'));
   }
 }

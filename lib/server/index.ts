@@ -3,7 +3,9 @@
  * from the package's main entry, so that an application that only runs models does not
  * load fastify and gRPC):
  * - repository/: a Triton-style model repository on disk (names, versions, symlinks,
- *   version policy) and its models' loading, reloading and unloading;
+ *   version policy, model cards) and its models' loading, reloading (only what changed)
+ *   and unloading; each model's routing (default, labels, key routes, split, shadow);
+ *   the poll watcher that loads what stopped changing;
  * - config/: Triton's model configuration (protobuf text format and JSON), checked and
  *   completed from the model;
  * - model/: one model version serving: sessions, the dynamic batcher, warm-up, statistics;
@@ -17,7 +19,7 @@
  * - create-server.ts: all of it listening, as `onnx-native serve` runs it.
  */
 export { createServer, type ModelServer, type ServerAddresses, type ServerOptions, type TlsFiles } from './create-server';
-export { InferenceServer, EXTENSIONS, type InferenceServerOptions, type ModelMetadataResponse, type ServerMetadataResponse, type TensorMetadata } from './inference-server';
+export { InferenceServer, EXTENSIONS, type RoutedRequest, type InferenceServerOptions, type ModelMetadataResponse, type ServerMetadataResponse, type TensorMetadata } from './inference-server';
 export { v2Routes, type HttpLimits, type V2RoutesOptions } from './http/v2-routes';
 export { v1Routes, type V1RoutesOptions } from './http/v1-routes';
 export { addInferenceService, type GrpcServiceOptions } from './grpc/grpc-service';
@@ -39,7 +41,12 @@ export {
   type RequestedOutput,
   ProtocolError,
 } from './protocol/types';
-export type { IndexEntry, VersionState, VersionStatus } from './repository/model-repository';
+export type { IndexEntry, VersionState, VersionStatus, LoadedModel, VersionEntry, ModelControl, RepositoryListener } from './repository/model-repository';
+export type { VersionRouting, TrafficSplit, KeyRoute, ShadowRoute, RouteKind } from './repository/version-routing';
+export type { ModelCard, CardValue } from './repository/model-card';
+export { RepositoryWatcher, type RepositoryWatcherOptions, type WatchedRepository } from './repository/repository-watcher';
+export type { ServerExtension, StartedExtension, RouteGuards } from './create-server';
+export type { ShadowOutcome } from './model/serving-observer';
 export type { ModelVersionStatistics, Duration } from './model/served-model';
 export { ConfigError } from './config/text-format';
 export type { ModelConfig } from './config/model-config';

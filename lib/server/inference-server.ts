@@ -13,12 +13,24 @@ import { LOAD_FAILED } from './handlers/handler-worker';
 import { DATATYPE_OF, type InferInput, invalid } from './protocol/types';
 import type { PlainTensor } from '../core/tensor';
 import type { ModelCard } from './repository/model-card';
+import type { ServingObserver, ShadowOutcome } from './model/serving-observer';
+import type { RouteKind } from './repository/version-routing';
+import { outputsAgree } from './model/compare-outputs';
 
 /** The package's version, for server metadata. */
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
 /** Protocol extensions the server implements (Triton's names), for `GET /v2`. */
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics', 'model_configuration', 'schedule_policy'] as const;
+
+/** A request's version, and how the routing picked it. */
+export interface RoutedRequest {
+  readonly served: ServedModel;
+  readonly kind: RouteKind;
+}
+
+/** Shadow requests in flight at most; beyond, copies are skipped (and counted as such). */
+const MAX_SHADOW_IN_FLIGHT = 8;
 
 /** Options of {@link InferenceServer.open}. */
 export interface InferenceServerOptions extends Omit<RepositoryOptions, 'log'> {
@@ -68,6 +80,9 @@ export class InferenceServer {
   readonly #strict: boolean;
   #draining = false;
   #inFlight = 0;
+  readonly #observer: ServingObserver | undefined;
+  /** Shadow requests running now (bounded: a slow candidate must not pile up work). */
+  #shadowInFlight = 0;
   /** The custom handlers' worker threads, started with the first request that needs them. */
   #handlers: HandlerPool | undefined;
   #onIdle: (() => void) | undefined;
@@ -76,6 +91,7 @@ export class InferenceServer {
     this.repository = repository;
     this.log = options.log;
     this.#strict = options.strictReadiness ?? true;
+    this.#observer = options.observer;
   }
 
   /** Opens the repository and loads its models. */
@@ -138,23 +154,71 @@ export class InferenceServer {
     return configToJson(this.repository.model(name).config);
   }
 
-  /** Runs one inference request. */
-  async infer(request: InferRequest): Promise<InferResponse> {
+  /**
+   * Runs one inference request, on the version {@link InferenceServer.route} picks for it
+   * (or on `routed`, what a caller that needed the version first, to decode the request
+   * by its inputs, got from route()).
+   */
+  async infer(request: InferRequest, routed?: RoutedRequest): Promise<InferResponse> {
     if (this.#draining) throw new ProtocolError('the server is shutting down', 'UNAVAILABLE', 5);
-    const served = this.resolve(request);
+    const { served, kind } = routed ?? this.route(request);
+    this.#observer?.routed?.(request.model, served.version, kind);
     this.#inFlight++;
     try {
-      return await served.infer(request);
+      const answer = served.infer(request);
+      // A copy of the split's and the default's traffic, not of requests that chose their version.
+      if (kind === 'split' || kind === 'default') this.#mirror(request, served, answer);
+      return await answer;
     } finally {
       if (--this.#inFlight === 0) this.#onIdle?.();
     }
   }
 
-  /** The version that serves `request`: its version, its label (route or `version_label` parameter), or the model's default. */
-  resolve(request: Pick<InferRequest, 'model' | 'version' | 'label' | 'parameters'>): ServedModel {
+  /** Sends a share of the traffic to the model's shadow version, and compares its answers with `answer`'s. Never fails or delays the request. */
+  #mirror(request: InferRequest, served: ServedModel, answer: Promise<InferResponse>): void {
+    const shadow = this.repository.model(request.model).routing.shadow;
+    if (shadow === undefined || shadow.version === served.version || !(Math.random() < shadow.share)) return;
+    const report = (outcome: ShadowOutcome, seconds: number) => this.#observer?.shadowed?.(request.model, shadow.version, outcome, seconds);
+    if (this.#shadowInFlight >= MAX_SHADOW_IN_FLIGHT) return report('skipped', 0);
+    let candidate: ServedModel;
+    try {
+      candidate = this.repository.resolve(request.model, String(shadow.version));
+    } catch {
+      return report('failed', 0);
+    }
+    this.#shadowInFlight++;
+    const started = performance.now();
+    const mirrored = candidate.infer(request).then(
+      (response) => ({ response, seconds: (performance.now() - started) / 1000 }),
+      () => ({ response: undefined, seconds: (performance.now() - started) / 1000 }),
+    );
+    void Promise.all([answer.catch(() => undefined), mirrored]).then(([served, { response, seconds }]) => {
+      this.#shadowInFlight--;
+      if (served === undefined) return; // the serving version failed: nothing to compare with
+      report(response === undefined ? 'failed' : outputsAgree(served.outputs, response.outputs) ? 'agree' : 'disagree', seconds);
+    });
+  }
+
+  /**
+   * The version that serves `request`: its version, its label (route or `version_label`
+   * parameter), else by the model's routes and split (keyed on its parameters and
+   * headers), else the model's default.
+   */
+  resolve(request: Pick<InferRequest, 'model' | 'version' | 'label' | 'parameters' | 'headers'>): ServedModel {
+    return this.route(request).served;
+  }
+
+  /** The version that serves `request` (as {@link InferenceServer.resolve}), and how it was picked. */
+  route(request: Pick<InferRequest, 'model' | 'version' | 'label' | 'parameters' | 'headers'>): RoutedRequest {
     const parameter = request.parameters?.version_label;
     if (parameter !== undefined && typeof parameter !== 'string') throw invalid(`the request's parameters.version_label must be a string, got ${JSON.stringify(parameter)}`);
-    return this.repository.resolve(request.model, request.version, request.label ?? parameter);
+    const key = (name: string): string | undefined => {
+      const p = request.parameters?.[name];
+      if (typeof p === 'string') return p;
+      const h = request.headers?.[name];
+      return typeof h === 'string' ? h : h?.[0];
+    };
+    return this.repository.resolveRoute(request.model, request.version, request.label ?? parameter, key);
   }
 
   /**

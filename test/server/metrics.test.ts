@@ -296,6 +296,9 @@ Metrics('the exposition: HELP and TYPE for every family, conventional names, pro
     'onnx_native_queue_duration_seconds',
     'onnx_native_request_duration_seconds',
     'onnx_native_requests_total',
+    'onnx_native_routed_requests_total',
+    'onnx_native_shadow_duration_seconds',
+    'onnx_native_shadow_requests_total',
   ]);
   for (const name of ours) {
     assert.ok(s.helps.get(name), `${name} has HELP`);

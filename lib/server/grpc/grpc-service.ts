@@ -59,12 +59,12 @@ export function addInferenceService(grpcServer: grpc.Server, server: InferenceSe
   };
   /** A unary rpc: `answer` may throw or reject; its ProtocolError becomes the status. */
   const unary =
-    (answer: (request: Record<string, unknown>) => unknown, auth: 'none' | 'user' | 'admin' = 'user') =>
+    (answer: (request: Record<string, unknown>, metadata: grpc.Metadata) => unknown, auth: 'none' | 'user' | 'admin' = 'user') =>
     (call: Call, callback: Callback): void => {
       Promise.resolve()
         .then(() => {
           if (auth !== 'none') check(call.metadata, auth === 'admin');
-          return answer(call.request);
+          return answer(call.request, call.metadata);
         })
         .then(
           (response) => callback(null, response),
@@ -81,7 +81,7 @@ export function addInferenceService(grpcServer: grpc.Server, server: InferenceSe
     ModelReady: unary((r) => ({ ready: server.modelReady(str(r.name), str(r.version)) })),
     ServerMetadata: unary(() => server.metadata()),
     ModelMetadata: unary((r) => server.modelMetadata(str(r.name), str(r.version))),
-    ModelInfer: unary(async (r) => toModelInferResponse(await server.infer(fromModelInferRequest(r as unknown as ModelInferRequestMessage)))),
+    ModelInfer: unary(async (r, metadata) => toModelInferResponse(await server.infer({ ...fromModelInferRequest(r as unknown as ModelInferRequestMessage), headers: headersOf(metadata) }))),
     ModelConfig: unary((r) => ({ config: server.modelConfig(str(r.name)) })),
     ModelStatistics: unary((r) => server.statistics(str(r.name), str(r.version))),
     RepositoryIndex: unary(async (r) => ({ models: await server.repositoryIndex(r.ready === true) }), 'admin'),
@@ -113,7 +113,7 @@ export function addInferenceService(grpcServer: grpc.Server, server: InferenceSe
         let request: ReturnType<typeof fromModelInferRequest> | undefined;
         Promise.resolve()
           .then(() => {
-            request = fromModelInferRequest(message);
+            request = { ...fromModelInferRequest(message), headers: headersOf(call.metadata) };
             return server.infer(request);
           })
           .then(
@@ -150,3 +150,10 @@ export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': 2 ** 31 - 1,
   'grpc.max_send_message_length': 2 ** 31 - 1,
 };
+
+/** The metadata's text entries, as the request keys that routes and sticky splits read (binary entries left out). */
+function headersOf(metadata: grpc.Metadata): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) if (typeof value === 'string') headers[key] = value;
+  return headers;
+}

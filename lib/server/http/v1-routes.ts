@@ -138,7 +138,9 @@ export const v1Routes: FastifyPluginAsync<V1RoutesOptions> = async (app: Fastify
     if (verb !== 'predict') {
       throw new ProtocolError(verb === 'classify' || verb === 'regress' ? `:${verb} takes TensorFlow Examples, which ONNX models do not; use :predict` : `no such method ':${verb}'; use :predict`, at < 0 ? 'NOT_FOUND' : 'INVALID_ARGUMENT');
     }
-    const served = server.repository.resolve(model, version, label);
+    // Routed as v2 requests are (a request naming no version may be split, routed by a header, shadowed).
+    const route = server.route({ model, version, label, headers: req.headers });
+    const served = route.served;
     let body: Record<string, unknown>;
     try {
       body = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '') as Record<string, unknown>;
@@ -182,7 +184,7 @@ export const v1Routes: FastifyPluginAsync<V1RoutesOptions> = async (app: Fastify
       { model: served.name, version: String(served.version) },
       limits,
     );
-    const response: InferResponse = await server.infer(request);
+    const response: InferResponse = await server.infer(request, route);
     if (!rows) {
       const outputs = response.outputs.map((o) => [o.name, nest(o.tensor, o.shape)] as const);
       return { outputs: outputs.length === 1 ? outputs[0][1] : Object.fromEntries(outputs) };

@@ -125,7 +125,8 @@ export const v2Routes: FastifyPluginAsync<V2RoutesOptions> = async (app: Fastify
       server.resolve(route);
       const { header, binary } = splitInferBody(body, req.headers['inference-header-content-length']);
       const decoded = decodeInferRequest(header, binary, route, limits);
-      const request = route.label === undefined ? decoded : { ...decoded, label: route.label };
+      // The headers go along for the model's routes and sticky splits, which may key on one.
+      const request = { ...decoded, ...(route.label !== undefined && { label: route.label }), headers: req.headers };
       const response = await server.infer(request);
       // Which version answered, for clients of labels, defaults and (later) traffic splits.
       reply.header('Model-Version', response.model_version);

@@ -12,7 +12,8 @@
  * retired: a reload of the same version keeps them, an unload removes them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FAILURE_REASONS, type FailureReason, type ServingObserver, type VersionObserver } from '../model/serving-observer';
+import { FAILURE_REASONS, type FailureReason, SHADOW_OUTCOMES, type ServingObserver, type ShadowOutcome, type VersionObserver } from '../model/serving-observer';
+import { ROUTE_KINDS, type RouteKind } from '../repository/version-routing';
 import type { VersionState, VersionStatus } from '../repository/model-repository';
 
 /**
@@ -54,6 +55,9 @@ interface Families {
   readonly computeDuration: Histogram<VersionLabel>;
   readonly batchSize: Histogram<VersionLabel>;
   readonly loadFailures: Counter<VersionLabel>;
+  readonly routed: Counter<VersionLabel | 'route'>;
+  readonly shadowed: Counter<VersionLabel | 'outcome'>;
+  readonly shadowDuration: Histogram<VersionLabel>;
 }
 
 /**
@@ -119,6 +123,25 @@ export class ServerMetrics implements ServingObserver {
         name: 'onnx_native_model_load_failures_total',
         help: 'Loads of a model version that failed (bad file, configuration, warm-up); the version gets no requests, a copy loaded before goes on serving',
         labelNames,
+        registers,
+      }),
+      routed: new Counter({
+        name: 'onnx_native_routed_requests_total',
+        help: 'Requests by how their version was picked: route = version (named), label, route (a key route), split (the traffic split), default',
+        labelNames: [...labelNames, 'route'],
+        registers,
+      }),
+      shadowed: new Counter({
+        name: 'onnx_native_shadow_requests_total',
+        help: "Copies of requests sent to a model's shadow version, by outcome: agree, disagree (with the serving version's answer), failed, skipped (too many in flight)",
+        labelNames: [...labelNames, 'outcome'],
+        registers,
+      }),
+      shadowDuration: new Histogram({
+        name: 'onnx_native_shadow_duration_seconds',
+        help: "Shadow requests that answered: the shadow version's time for the copy",
+        labelNames,
+        buckets: [...DURATION_BUCKETS],
         registers,
       }),
     };
@@ -190,6 +213,16 @@ export class ServerMetrics implements ServingObserver {
     this.#families.loadFailures.inc({ model, version: String(version) });
   }
 
+  /** Counts a request by the way its version was picked. */
+  routed(model: string, version: number, route: RouteKind): void {
+    this.#versions.get(`${model}\n${version}`)?.routed(route);
+  }
+
+  /** Counts a shadow request to `version` by its outcome (and times the ones that answered). */
+  shadowed(model: string, version: number, outcome: ShadowOutcome, seconds: number): void {
+    this.#versions.get(`${model}\n${version}`)?.shadowed(outcome, seconds);
+  }
+
   /** Removes the version's series once its last copy has retired. */
   versionRetired(model: string, version: number): void {
     const key = `${model}\n${version}`;
@@ -221,6 +254,9 @@ class VersionMetrics implements VersionObserver {
   readonly #queueDuration: Histogram.Internal<VersionLabel>;
   readonly #computeDuration: Histogram.Internal<VersionLabel>;
   readonly #batchSize: Histogram.Internal<VersionLabel>;
+  readonly #routed: Readonly<Record<RouteKind, Counter.Internal>>;
+  readonly #shadowed: Readonly<Record<ShadowOutcome, Counter.Internal>>;
+  readonly #shadowDuration: Histogram.Internal<VersionLabel>;
 
   constructor(families: Families, model: string, version: string) {
     const labels = { model, version };
@@ -237,10 +273,23 @@ class VersionMetrics implements VersionObserver {
     this.#queueDuration = families.queueDuration.labels(labels);
     this.#computeDuration = families.computeDuration.labels(labels);
     this.#batchSize = families.batchSize.labels(labels);
+    this.#routed = Object.fromEntries(ROUTE_KINDS.map((route) => [route, families.routed.labels({ ...labels, route })])) as Record<RouteKind, Counter.Internal>;
+    this.#shadowed = Object.fromEntries(SHADOW_OUTCOMES.map((outcome) => [outcome, families.shadowed.labels({ ...labels, outcome })])) as Record<ShadowOutcome, Counter.Internal>;
+    this.#shadowDuration = families.shadowDuration.labels(labels);
     // Every series from the start, at 0: rate() and alerts see a version before its first
     // request (or first failure of each kind), and absent means unloaded.
-    for (const c of [this.#success, ...Object.values(this.#failures), this.#inferences, this.#executions]) c.inc(0);
-    for (const h of [families.requestDuration, families.queueDuration, families.computeDuration, families.batchSize]) h.zero(labels);
+    for (const c of [this.#success, ...Object.values(this.#failures), this.#inferences, this.#executions, ...Object.values(this.#routed), ...Object.values(this.#shadowed)]) c.inc(0);
+    for (const h of [families.requestDuration, families.queueDuration, families.computeDuration, families.batchSize, families.shadowDuration]) h.zero(labels);
+  }
+
+  routed(route: RouteKind): void {
+    if (!this.#removed) this.#routed[route].inc();
+  }
+
+  shadowed(outcome: ShadowOutcome, seconds: number): void {
+    if (this.#removed) return;
+    this.#shadowed[outcome].inc();
+    if (outcome === 'agree' || outcome === 'disagree') this.#shadowDuration.observe(seconds);
   }
 
   onRequestStart(): void {
@@ -276,6 +325,8 @@ class VersionMetrics implements VersionObserver {
     const f = this.#families;
     f.requests.remove({ ...this.labels, outcome: 'success' });
     for (const reason of FAILURE_REASONS) f.requests.remove({ ...this.labels, outcome: 'failure', reason });
-    for (const family of [f.inferences, f.executions, f.requestDuration, f.queueDuration, f.computeDuration, f.batchSize]) family.remove(this.labels);
+    for (const route of ROUTE_KINDS) f.routed.remove({ ...this.labels, route });
+    for (const outcome of SHADOW_OUTCOMES) f.shadowed.remove({ ...this.labels, outcome });
+    for (const family of [f.inferences, f.executions, f.requestDuration, f.queueDuration, f.computeDuration, f.batchSize, f.shadowDuration]) family.remove(this.labels);
   }
 }

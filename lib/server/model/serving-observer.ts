@@ -6,6 +6,7 @@
  */
 import { OrtError } from '../../core/errors';
 import { ProtocolError } from '../protocol/types';
+import type { RouteKind } from '../repository/version-routing';
 
 /** Why a request failed, as the metrics count it. */
 export type FailureReason = 'invalid' | 'queue_full' | 'timeout' | 'unavailable' | 'internal';
@@ -48,7 +49,21 @@ export interface ServingObserver {
   versionRetired(model: string, version: number): void;
   /** Version `version` of `model` failed to load (it serves nothing new; a copy loaded before, if any, goes on serving). */
   versionFailed?(model: string, version: number, reason: string): void;
+  /** A request went to `version` of `model` by `route` (a version it named, a label, a key route, the split, the default). */
+  routed?(model: string, version: number, route: RouteKind): void;
+  /**
+   * A copy of a request went to shadow version `version` of `model`: its answer agreed
+   * with the serving version's or not, or it failed, taking `seconds`; or it was skipped
+   * (too many shadow requests in flight already).
+   */
+  shadowed?(model: string, version: number, outcome: ShadowOutcome, seconds: number): void;
 }
+
+/** What became of a shadow request. */
+export type ShadowOutcome = 'agree' | 'disagree' | 'failed' | 'skipped';
+
+/** Every {@link ShadowOutcome}, for observers that set their series up front. */
+export const SHADOW_OUTCOMES: readonly ShadowOutcome[] = Object.freeze(['agree', 'disagree', 'failed', 'skipped'] as const);
 
 /**
  * Why `err`, thrown while a version served a request, failed it: the one reading of the

@@ -84,6 +84,11 @@ export interface InferRequest {
    * else the request's `version_label` parameter (TF Serving's name). Not with `version`.
    */
   readonly label?: string;
+  /**
+   * The transport's headers (HTTP headers, gRPC metadata; names lowercase), for the
+   * model's routes and sticky splits, which may key on one.
+   */
+  readonly headers?: Readonly<Record<string, string | readonly string[] | undefined>>;
   readonly id?: string;
   /** `priority` and `timeout` (microseconds) are honoured; others are passed to handlers. */
   readonly parameters?: Parameters;

@@ -23,6 +23,9 @@ import { type ModelFolder, checkModelName, checkVersion, listModelNames, readMod
 import { describePolicy, servedVersions } from './version-policy';
 import { loadModelVersion, versionStamp } from './load-version';
 import type { ModelCard } from './model-card';
+import { type RouteKind, type VersionRouting, checkLabel, checkRouting, pickVersion, pruneRouting, routedVersions } from './version-routing';
+
+export { checkLabel, type VersionRouting } from './version-routing';
 
 /** A version's state, as Triton names them. */
 export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -59,29 +62,6 @@ interface HeldVersion extends VersionEntry {
   stamp?: string;
   /** The configuration in force for it. */
   config?: ModelConfig;
-}
-
-/** Where a model's requests go when they name no version, or name a label. */
-export interface VersionRouting {
-  /** The version requests that name none go to. Absent: the highest ready version. */
-  readonly default?: number;
-  /** Labels and the versions they point at (`{ stable: 2, canary: 3 }`). */
-  readonly labels: Readonly<Record<string, number>>;
-}
-
-/** A label's form: letters, digits, `_`, `-`, `.`, not all digits (those are versions). */
-const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/** Checks a label's form; throws INVALID_ARGUMENT for one that cannot be a label. */
-export function checkLabel(label: string): void {
-  if (!LABEL.test(label) || /^[0-9]+$/.test(label)) {
-    throw new ProtocolError(`${JSON.stringify(label)} is not a version label: use 1 to 64 letters, digits, '_', '-' or '.', not all digits`, 'INVALID_ARGUMENT');
-  }
-}
-
-/** The versions `routing` points at. */
-function routedVersions(routing: VersionRouting): number[] {
-  return [...(routing.default === undefined ? [] : [routing.default]), ...Object.values(routing.labels)];
 }
 
 /** A model as the repository holds it. */
@@ -244,10 +224,18 @@ export class ModelRepository {
 
   /**
    * The version of `name` that serves a request for `version`, or for `label` (neither:
-   * the routing's default, else the highest ready one). Throws NOT_FOUND for an unknown
-   * model, version or label, UNAVAILABLE for a version that is not ready.
+   * the routing's routes and split by the request's keys, else its default, else the
+   * highest ready one). Throws NOT_FOUND for an unknown model, version or label,
+   * UNAVAILABLE for a version that is not ready.
+   *
+   * @param key - Reads a request key (a header, a parameter) for routes and sticky splits.
    */
-  resolve(name: string, version?: string, label?: string): ServedModel {
+  resolve(name: string, version?: string, label?: string, key?: (name: string) => string | undefined): ServedModel {
+    return this.resolveRoute(name, version, label, key).served;
+  }
+
+  /** {@link ModelRepository.resolve}, with how the version was picked. */
+  resolveRoute(name: string, version?: string, label?: string, key: (name: string) => string | undefined = () => undefined): { readonly served: ServedModel; readonly kind: RouteKind } {
     const model = this.#held(name);
     if (label !== undefined && label !== '') {
       if (version !== undefined && version !== '') throw invalid(`a request names version ${version} or label "${label}", not both`);
@@ -257,16 +245,18 @@ export class ModelRepository {
         const labels = Object.keys(model.routing.labels);
         throw new ProtocolError(`model "${name}" has no label "${label}" (labels: ${labels.join(', ') || 'none'})`, 'NOT_FOUND');
       }
-      return this.#ready(model, labelled, ` (label "${label}")`);
+      return { served: this.#ready(model, labelled, ` (label "${label}")`), kind: 'label' };
     }
     if (version === undefined || version === '') {
-      if (model.routing.default !== undefined) return this.#ready(model, model.routing.default, ' (the default version)');
+      const picked = pickVersion(model.routing, key);
+      if (picked !== undefined) return { served: this.#ready(model, picked.version, ` (by the model's ${picked.kind === 'route' ? 'routes' : 'traffic split'})`), kind: picked.kind };
+      if (model.routing.default !== undefined) return { served: this.#ready(model, model.routing.default, ' (the default version)'), kind: 'default' };
       const served = highestReady(model)?.served;
       if (served === undefined) throw new ProtocolError(`model "${name}" has no version ready`, 'UNAVAILABLE', 1);
-      return served;
+      return { served, kind: 'default' };
     }
     checkVersion(name, version);
-    return this.#ready(model, Number(version), '');
+    return { served: this.#ready(model, Number(version), ''), kind: 'version' };
   }
 
   #ready(model: HeldModel, version: number, what: string): ServedModel {
@@ -296,10 +286,7 @@ export class ModelRepository {
    */
   async route(name: string, routing: VersionRouting, options: { loadMissing?: boolean } = {}): Promise<void> {
     checkModelName(name);
-    for (const label of Object.keys(routing.labels)) checkLabel(label);
-    for (const v of routedVersions(routing)) {
-      if (!Number.isSafeInteger(v) || v < 0) throw invalid(`${JSON.stringify(v)} is not a version number`);
-    }
+    checkRouting(routing);
     await this.#exclusive(name, async () => {
       let model = this.#held(name);
       const missing = routedVersions(routing).filter((v) => model.versions.get(v)?.state !== 'READY');
@@ -309,7 +296,7 @@ export class ModelRepository {
         model = this.#held(name);
       }
       for (const v of routedVersions(routing)) this.#ready(model, v, '');
-      model.routing = { ...(routing.default !== undefined && { default: routing.default }), labels: { ...routing.labels } };
+      model.routing = structuredClone(routing);
       this.#notify(name);
       // Versions kept only for the routing before, and no longer pointed at, go.
       await this.#load(name, { retryFailed: false }).catch((err: unknown) =>
@@ -476,10 +463,7 @@ export class ModelRepository {
     this.#failed.delete(name);
     // Routing to versions no longer ready (their folders gone, or failed) is dropped, loudly.
     const ready = (v: number) => versions.get(v)?.state === 'READY';
-    const kept: VersionRouting = {
-      ...(routing.default !== undefined && ready(routing.default) && { default: routing.default }),
-      labels: Object.fromEntries(Object.entries(routing.labels).filter(([, v]) => ready(v))),
-    };
+    const kept = pruneRouting(routing, ready);
     for (const dropped of routedVersions(routing).filter((v) => !ready(v))) {
       this.#log.warn({ model: name, version: dropped }, 'routing pointed at a version that is no longer served; dropped');
     }

@@ -160,7 +160,13 @@ Memory(`${RUNS} batched requests, one in 8 aborted: RSS grows less than ${KIB_PE
         return pending;
       }),
     );
-  const perBurst = await growth(RUNS / 8, burst);
+  let perBurst = await growth(RUNS / 8, burst);
+  // Over a bound, measured once more and the lower kept, as growthPerRun does: a leak
+  // grows in both, a busy machine's collector falling behind lifted one run to 0.2 KiB.
+  if (perBurst.rss / 8 >= KIB_PER_RUN || perBurst.js / 8 >= JS_KIB_PER_REQUEST) {
+    const again = await growth(RUNS / 8, burst);
+    perBurst = { ...perBurst, rss: Math.min(perBurst.rss, again.rss), js: Math.min(perBurst.js, again.js) };
+  }
   const stats = batched.stats();
   batched.close();
   session.release();

@@ -18,7 +18,7 @@ import { signatureSource } from './typegen';
 import { runDemo } from './demo';
 import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
 import type { serve as serveCommand } from './serve';
-import type { rollout as rolloutCommand } from './rollout';
+import type { START_FLAGS as startFlags, rollout as rolloutCommand } from './rollout';
 
 const USAGE = `Usage: onnx-native <command> [options]
 
@@ -58,6 +58,18 @@ Commands:
       [--sticky K] [--route R ...]     --shadow VERSION:SHARE), or --clear it. --url (default
       [--shadow V:S] [--clear]         http://127.0.0.1:8000), --token-file: the admin token.
       [--url URL] [--token-file F]
+  rollout start MODEL VERSION          A progressive rollout of VERSION: --steps of its share
+      [--steps 1,10,50,100]            (default 10,50,100), each held for a window of
+      [--interval SECS]                --interval s (60) with at least --min-requests (20),
+      [--min-requests N]               a success rate of --success-rate (0.99), a p99 of
+      [--success-rate R]               --p99-ms (500; off) and --p99-ratio X the baseline's;
+      [--p99-ms MS|off] [--p99-ratio X]  --shadow-share S of the baseline's requests copied
+      [--shadow-share S]               to it, --shadow-agreement A of them agreeing. Too few
+      [--shadow-agreement A]           requests: it waits. --rollback-after N failed windows
+      [--rollback-after N]             (1): back to --baseline (the default now). Sticky:
+      [--sticky K] [--baseline V]      callers keep their version by key K as it grows.
+  rollout abort MODEL                  Ends it, all traffic back on its baseline (promote:
+                                       ends it by promoting now; rollback: as abort).
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
@@ -275,10 +287,12 @@ async function main(argv: string[]): Promise<number> {
   else if (command === 'serve') return (require('./serve') as { serve: typeof serveCommand }).serve(serveFlags(args));
   else if (command === 'rollout') {
     const [, action, model, ...rest] = args.positional;
-    if (action === undefined || model === undefined) throw new UsageError('rollout needs an action (status, rollback, promote, label, unlabel) and a model');
+    if (action === undefined || model === undefined) throw new UsageError('rollout needs an action (status, start, abort, rollback, promote, label, unlabel, traffic) and a model');
     const traffic = { split: flag(args, 'split'), sticky: flag(args, 'sticky'), routes: args.flags.get('route'), shadow: flag(args, 'shadow'), clear: flag(args, 'clear') === 'true' };
     const url = flag(args, 'url') ?? 'http://127.0.0.1:8000';
-    return (require('./rollout') as { rollout: typeof rolloutCommand }).rollout({ action, model, rest, url, tokenFile: flag(args, 'token-file'), traffic }, (m) => new UsageError(m));
+    const command = require('./rollout') as { rollout: typeof rolloutCommand; START_FLAGS: typeof startFlags };
+    const start = Object.fromEntries(Object.keys(command.START_FLAGS).map((name) => [name, flag(args, name)]));
+    return command.rollout({ action, model, rest, url, tokenFile: flag(args, 'token-file'), traffic, start }, (m) => new UsageError(m));
   }
   else throw new UsageError(`unknown command '${command}'`);
   return 0;

@@ -13,7 +13,11 @@ export interface AuditEntry {
   readonly time: string;
   /** Who made it: `admin-token`, `no-auth` (a server without tokens), `startup`, `repository`. */
   readonly actor: string;
-  /** `label`, `unlabel`, `rollback`, `promote`, `follow-latest`, `traffic`, `traffic-cleared`, `restore`. */
+  /**
+   * `label`, `unlabel`, `rollback`, `promote`, `follow-latest`, `traffic`, `traffic-cleared`,
+   * `restore`; a rollout's `rollout-start`, `rollout-step`, `rollout-waiting`,
+   * `rollout-window-failed`, `rollout-promoted`, `rollout-rolled-back`, `rollout-aborted`.
+   */
   readonly action: string;
   readonly model: string;
   readonly version?: number;
@@ -23,6 +27,10 @@ export interface AuditEntry {
   readonly traffic?: unknown;
   /** For failures: why. */
   readonly error?: string;
+  /** For a rollout's changes: its settings (at its start), its step's weight, or why it moved. */
+  readonly rollout?: unknown;
+  readonly weight?: number;
+  readonly reason?: string;
 }
 
 /** An append-only file of {@link AuditEntry} lines. */

@@ -11,7 +11,14 @@
  *                                             "sticky_key": "x-user-id", "routes": [{"key": "x-group", "value": "beta", "version": 2}],
  *                                             "shadow": {"version": 3, "share": 0.1}}
  *   DELETE /v2/models/{m}/traffic            all traffic to the default again
+ *   POST   /v2/models/{m}/rollout            {"candidate": 3, "steps": [1, 10, 50, 100], "interval_s": 60, ...}:
+ *                                             a progressive rollout (rollout-spec.ts has every field)
+ *   GET    /v2/models/{m}/rollout            the rollout in progress, else the latest one
+ *   DELETE /v2/models/{m}/rollout            aborts it: all traffic back on its baseline
  *   GET    /v2/lifecycle/audit[?model=m]     the audit log
+ *
+ * While a rollout is in progress, promote ends it by promoting its candidate now, rollback
+ * aborts it, and the traffic cannot be set by hand.
  *
  * Reading a model's status takes the user's token; changes and the audit log, the admin's.
  */
@@ -19,14 +26,19 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { InferenceServer } from '../server/inference-server';
 import type { RouteGuards } from '../server/create-server';
 import { answerProtocolErrors, parseOptionalJson } from '../server/http/v2-routes';
-import { invalid } from '../server/protocol/types';
-import type { Traffic, VersionControl } from './version-control';
+import { ProtocolError, invalid } from '../server/protocol/types';
+import type { LifecycleStatus, Traffic, VersionControl } from './version-control';
+import type { RolloutController, RolloutStatus } from './progressive-rollout';
 
 /** Options of {@link lifecycleRoutes}. */
 export interface LifecycleRoutesOptions extends RouteGuards {
   readonly control: VersionControl;
+  readonly rollouts: RolloutController;
   readonly server: InferenceServer;
 }
+
+/** `GET /v2/models/{m}/lifecycle`: the version control's status and the model's rollout. */
+export type ModelLifecycle = LifecycleStatus & { readonly rollout?: RolloutStatus };
 
 type Params = { model: string; label: string };
 
@@ -67,7 +79,7 @@ function trafficIn(body: Record<string, unknown>): Traffic {
 
 /** The lifecycle's routes, as a fastify plugin. */
 export const lifecycleRoutes: FastifyPluginAsync<LifecycleRoutesOptions> = async (app, options) => {
-  const { control } = options;
+  const { control, rollouts } = options;
   // Bodies are small JSON objects (or empty), whatever their content type says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body: Buffer, done) => done(null, body));
@@ -77,31 +89,62 @@ export const lifecycleRoutes: FastifyPluginAsync<LifecycleRoutesOptions> = async
   const { actor } = options;
   const body = (req: FastifyRequest) => parseOptionalJson(req.body as Buffer | undefined);
 
-  app.get<{ Params: Params }>('/v2/models/:model/lifecycle', user, async (req) => control.status(req.params.model));
+  const status = (name: string): ModelLifecycle => {
+    const rollout = rollouts.status(name);
+    return { ...control.status(name), ...(rollout !== undefined && { rollout }) };
+  };
+  const noRollout = (name: string, what: string) => {
+    if (rollouts.active(name)) throw invalid(`model "${name}" has a rollout in progress: ${what} waits until it ends (promote or abort it first)`);
+  };
+
+  app.get<{ Params: Params }>('/v2/models/:model/lifecycle', user, async (req) => status(req.params.model));
   app.put<{ Params: Params }>('/v2/models/:model/labels/:label', admin, async (req) => {
     await control.setLabel(req.params.model, req.params.label, versionIn(body(req), true) as number, actor(req));
-    return control.status(req.params.model);
+    return status(req.params.model);
   });
   app.delete<{ Params: Params }>('/v2/models/:model/labels/:label', admin, async (req) => {
     await control.removeLabel(req.params.model, req.params.label, actor(req));
-    return control.status(req.params.model);
+    return status(req.params.model);
   });
   app.post<{ Params: Params }>('/v2/models/:model/rollback', admin, async (req) => {
     body(req);
-    const moved = await control.rollback(req.params.model, actor(req));
-    return { ...moved, status: control.status(req.params.model) };
+    const name = req.params.model;
+    if (rollouts.active(name)) {
+      const ended = await rollouts.abort(name, actor(req));
+      return { from: ended.spec.candidate, to: ended.spec.baseline, status: status(name) };
+    }
+    const moved = await control.rollback(name, actor(req));
+    return { ...moved, status: status(name) };
   });
   app.post<{ Params: Params }>('/v2/models/:model/promote', admin, async (req) => {
-    await control.promote(req.params.model, versionIn(body(req), false), actor(req));
-    return control.status(req.params.model);
+    const name = req.params.model;
+    const version = versionIn(body(req), false);
+    if (rollouts.active(name)) {
+      const candidate = rollouts.status(name)?.spec.candidate;
+      if (version !== undefined && version !== candidate) throw invalid(`model "${name}" is rolling out version ${String(candidate)}: promote that one, or abort the rollout first`);
+      await rollouts.promote(name, actor(req));
+    } else {
+      await control.promote(name, version, actor(req));
+    }
+    return status(name);
   });
   app.put<{ Params: Params }>('/v2/models/:model/traffic', admin, async (req) => {
-    await control.setTraffic(req.params.model, trafficIn(body(req)), actor(req));
-    return control.status(req.params.model);
+    const traffic = trafficIn(body(req));
+    noRollout(req.params.model, 'setting the traffic');
+    await control.setTraffic(req.params.model, traffic, actor(req));
+    return status(req.params.model);
   });
   app.delete<{ Params: Params }>('/v2/models/:model/traffic', admin, async (req) => {
+    noRollout(req.params.model, 'clearing the traffic');
     await control.setTraffic(req.params.model, undefined, actor(req));
-    return control.status(req.params.model);
+    return status(req.params.model);
   });
+  app.post<{ Params: Params }>('/v2/models/:model/rollout', admin, async (req) => rollouts.start(req.params.model, body(req), actor(req)));
+  app.get<{ Params: Params }>('/v2/models/:model/rollout', user, async (req) => {
+    const rollout = rollouts.status(req.params.model);
+    if (rollout === undefined) throw new ProtocolError(`model "${req.params.model}" has had no rollout`, 'NOT_FOUND');
+    return rollout;
+  });
+  app.delete<{ Params: Params }>('/v2/models/:model/rollout', admin, async (req) => rollouts.abort(req.params.model, actor(req)));
   app.get<{ Querystring: { model?: string } }>('/v2/lifecycle/audit', admin, async (req) => ({ entries: (await control.auditLog?.entries(req.query.model)) ?? [] }));
 };

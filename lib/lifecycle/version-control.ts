@@ -63,7 +63,12 @@ interface ModelState {
   pinned?: number;
   traffic?: Traffic;
   history: number[];
+  /** The model's latest progressive rollout, kept by the rollout controller (progressive-rollout.ts). */
+  rollout?: SavedRollout;
 }
+
+/** A rollout as saved with a model's state: JSON the rollout controller reads back. */
+export type SavedRollout = Readonly<Record<string, unknown>>;
 
 /** The traffic part of `routing`, or undefined when it has none. */
 function trafficOf(routing: VersionRouting): Traffic | undefined {
@@ -113,6 +118,7 @@ export class VersionControl {
         history: [...state.history],
         ...(state.pinned !== undefined && { pinned: state.pinned }),
         ...(state.traffic !== undefined && { traffic: state.traffic }),
+        ...(state.rollout !== undefined && { rollout: state.rollout }),
       });
     }
     this.#unsubscribe = repository.subscribe((name) => this.#changed(name));
@@ -239,6 +245,34 @@ export class VersionControl {
     await this.#record({ actor, action: traffic === undefined ? 'traffic-cleared' : 'traffic', model: name, ...(traffic !== undefined && { traffic }) });
   }
 
+  /**
+   * Sets model `name`'s pinned default and its traffic in one change (a rollout's step,
+   * promotion or rollback), recorded in the audit log as `entry` says.
+   */
+  async route(name: string, change: { readonly default: number; readonly traffic?: Traffic }, entry: Omit<Parameters<AuditLog['append']>[0], 'model'>): Promise<void> {
+    await this.#whenRestored(name);
+    const labels = this.#repository.model(name).routing.labels;
+    await this.#repository.route(name, withTraffic({ labels, default: change.default }, change.traffic), { loadMissing: true });
+    await this.#record({ ...entry, model: name });
+  }
+
+  /** The rollout saved with model `name`'s state, if any. */
+  savedRollout(name: string): SavedRollout | undefined {
+    return this.#models.get(name)?.rollout;
+  }
+
+  /** Every model's saved rollout, loaded or not. */
+  savedRollouts(): [string, SavedRollout][] {
+    return [...this.#models].flatMap(([name, s]) => (s.rollout === undefined ? [] : [[name, s.rollout] as [string, SavedRollout]]));
+  }
+
+  /** Saves `rollout` with model `name`'s state (resolves once it is on disk). */
+  async saveRollout(name: string, rollout: SavedRollout): Promise<void> {
+    this.#state(name).rollout = rollout;
+    this.#save();
+    await this.#file?.flushed();
+  }
+
   /** Stops following the repository; resolves when the state on disk is up to date. */
   async close(): Promise<void> {
     this.#unsubscribe();
@@ -326,7 +360,16 @@ export class VersionControl {
 
   #save(): void {
     const models = Object.fromEntries(
-      [...this.#models].map(([name, s]) => [name, { labels: s.labels, history: s.history, ...(s.pinned !== undefined && { pinned: s.pinned }), ...(s.traffic !== undefined && { traffic: s.traffic }) }]),
+      [...this.#models].map(([name, s]) => [
+        name,
+        {
+          labels: s.labels,
+          history: s.history,
+          ...(s.pinned !== undefined && { pinned: s.pinned }),
+          ...(s.traffic !== undefined && { traffic: s.traffic }),
+          ...(s.rollout !== undefined && { rollout: s.rollout }),
+        },
+      ]),
     );
     this.#file?.write({ format: 1, models }).catch((err: unknown) => this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot save the lifecycle state'));
   }

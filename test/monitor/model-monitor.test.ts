@@ -1,0 +1,126 @@
+/**
+ * A model version's profile and drift on a real model, PP-OCR's text-direction
+ * classifier: a profile made from 1000 reference images (noise around a brightness drawn
+ * per image), kept as JSON and read back checked; windows of 300 served images from the
+ * same distribution stay ok, brighter ones drift on every input channel; a window too
+ * small says so; broken profile files are refused with the reason.
+ *
+ * The sizes: a fair window's PSI averages (bins - 1)(1/n + 1/N) with a standard deviation
+ * of sqrt(2 (bins - 1)) (1/n + 1/N): 0.039 and 0.018 for n = 300, N = 1000, so the 0.1
+ * warning is 3.4 deviations away (at n = 100, N = 200, 0.135 on average: windows that
+ * small need learned thresholds, learned-thresholds.ts).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createSession } from '../../lib/index';
+import type { PlainTensor } from '../../lib/core/tensor';
+import { ModelMonitor } from '../../lib/monitor/model-monitor';
+import { ModelProfileBuilder, PROFILE_FILE, checkModelProfile, readModelProfile } from '../../lib/monitor/model-profile';
+import { CLS_MODEL, seededUniform as uniform } from '../helpers/common';
+
+const Monitor = suite('model profiles and drift on the PP-OCR classifier');
+
+const SIZE = 3 * 48 * 192;
+
+/** An image as the model takes it (values in [-1, 1]): noise of ±0.3 around a brightness of `shift` ± 0.2. */
+function image(u: () => number, shift: number): PlainTensor<'float32'> {
+  const brightness = shift + (u() - 0.5) * 0.4;
+  const data = new Float32Array(SIZE);
+  for (let i = 0; i < SIZE; i++) data[i] = Math.max(-1, Math.min(1, brightness + (u() - 0.5) * 0.6));
+  return { type: 'float32', dims: [1, 3, 48, 192], data };
+}
+
+let session: Awaited<ReturnType<typeof createSession>>;
+let output: string;
+
+Monitor.before(async () => {
+  session = await createSession(CLS_MODEL);
+  output = session.outputNames[0];
+});
+
+Monitor.after(() => session.release());
+
+async function served(images: PlainTensor<'float32'>[], each: (x: PlainTensor, y: PlainTensor) => void): Promise<void> {
+  for (const x of images) {
+    const outputs = (await session.run({ x })) as unknown as Record<string, PlainTensor>;
+    each(x, outputs[output]);
+  }
+}
+
+Monitor('a profile from 1000 images, kept as JSON; same-distribution windows ok, brighter ones drift on each channel', async () => {
+  const u = uniform(1);
+  const builder = new ModelProfileBuilder([
+    { name: 'x', row: [3, 48, 192], output: false },
+    { name: output, row: [2], output: true },
+  ]);
+  await served(
+    Array.from({ length: 1000 }, () => image(u, 0)),
+    (x, y) => builder.add({ x, [output]: y }, true),
+  );
+  assert.is(builder.rows, 1000);
+  const built = builder.build();
+  assert.equal(built.inputs.x.reduction, { kind: 'channels', axis: 0 });
+  assert.equal(Object.keys(built.inputs.x.features), ['x.channel[0]', 'x.channel[1]', 'x.channel[2]']);
+  assert.equal(Object.keys(built.outputs[output].features), [`${output}.class`, `${output}.confidence`]);
+  const mean = (built.inputs.x.features['x.channel[0]'] as { mean: number }).mean;
+  assert.ok(Math.abs(mean) < 0.03, `channel mean ${mean}`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'profile-'));
+  try {
+    writeFileSync(join(dir, PROFILE_FILE), JSON.stringify(built));
+    const profile = await readModelProfile(join(dir, PROFILE_FILE));
+    const options = { size: 300, minCount: 100 };
+    const same = new ModelMonitor(profile, options);
+    await served(
+      Array.from({ length: 300 }, () => image(u, 0)),
+      (x, y) => same.observe({ x }, { [output]: y }, true),
+    );
+    const fair = same.drift();
+    for (const c of [0, 1, 2]) assert.is(fair.features[`x.channel[${c}]`].state, 'ok', JSON.stringify(fair.features[`x.channel[${c}]`]));
+    assert.is(fair.features[`x.channel[0]`].count, 300);
+    assert.is(fair.features[`${output}.class`].side, 'output');
+
+    const brighter = new ModelMonitor(profile, options);
+    await served(
+      Array.from({ length: 300 }, () => image(u, 0.3)),
+      (x, y) => brighter.observe({ x }, { [output]: y }, true),
+    );
+    const shifted = brighter.drift();
+    assert.is(shifted.state, 'drift');
+    for (const c of [0, 1, 2]) {
+      const f = shifted.features[`x.channel[${c}]`];
+      assert.is(f.state, 'drift');
+      // The brightness moved by 0.3 where images spread by 0.4 / sqrt(12) = 0.115: 2.6 standard deviations.
+      assert.ok((f.wasserstein as number) > 2 && (f.wasserstein as number) < 3.2, `channel ${c}: Wasserstein ${f.wasserstein}`);
+    }
+
+    const few = new ModelMonitor(profile, options);
+    await served([image(u, 0.3)], (x, y) => few.observe({ x }, { [output]: y }, true));
+    assert.is(few.drift().state, 'not_enough_data');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Monitor('a profile file that is not one is refused, naming what is wrong', () => {
+  const feature = { kind: 'numeric', edges: [0, 1], counts: [0, 5, 0], count: 5, mean: 0.5, std: 0.1, quantiles: {}, quantileFunction: [0, 1] };
+  const good = { format: 1, rows: 5, inputs: { x: { reduction: { kind: 'features' }, row: [1], features: { 'x[0]': feature } } }, outputs: {} };
+  assert.is(checkModelProfile(good, 'p.json').rows, 5);
+  const bad: [unknown, RegExp][] = [
+    [{ ...good, format: 2 }, /p\.json: format 2; this version reads format 1/],
+    [{ ...good, inputs: { x: { ...good.inputs.x, reduction: { kind: 'pixels' } } } }, /reduction\.kind must be one of/],
+    [{ ...good, inputs: { x: { ...good.inputs.x, features: { 'x[0]': { ...feature, counts: [5] } } } } }, /has 2 edges and 1 counts/],
+    [{ ...good, inputs: { x: { ...good.inputs.x, features: { 'x[0]': { ...feature, edges: [1, 0] } } } } }, /edges must increase/],
+    [{ ...good, inputs: { x: { ...good.inputs.x, features: { 'x[0]': { ...feature, kind: 'ordinal' } } } } }, /numeric or categorical/],
+    [[], /the profile must be an object/],
+  ];
+  for (const [json, message] of bad) assert.throws(() => checkModelProfile(json, 'p.json'), message);
+  // A profile whose features do not fit its reduction cannot make a monitor.
+  const mismatched = checkModelProfile({ ...good, inputs: { x: { ...good.inputs.x, row: [2] } } }, 'p.json');
+  assert.throws(() => new ModelMonitor(mismatched), /has no feature "x\[1\]"/);
+});
+
+Monitor.run();

@@ -39,13 +39,16 @@ export const START_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   sticky: 'sticky_key',
 });
 
+/** `text` as a number (digits, a point, digits), or the error `message(text)` says. */
+function numberFlag(text: string, message: (quoted: string) => string, usage: (message: string) => Error): number {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw usage(message(JSON.stringify(text)));
+  return Number(text);
+}
+
 /** `start`'s flags as the API's body (the server checks their values). */
 function startBody(candidate: number, flags: Readonly<Record<string, string | undefined>>, usage: (message: string) => Error): Record<string, unknown> {
   const body: Record<string, unknown> = { candidate };
-  const number = (text: string, what: string) => {
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw usage(`--${what} takes a number, got ${JSON.stringify(text)}`);
-    return Number(text);
-  };
+  const number = (text: string, what: string) => numberFlag(text, (quoted) => `--${what} takes a number, got ${quoted}`, usage);
   for (const [name, field] of Object.entries(START_FLAGS)) {
     const text = flags[name];
     if (text === undefined) continue;
@@ -59,10 +62,7 @@ function startBody(candidate: number, flags: Readonly<Record<string, string | un
 
 /** `traffic`'s flags as the API's body: `--split 1=90,2=10 --sticky x-user-id --route x-group=beta:2 --shadow 3:0.1`. */
 function trafficBody(flags: NonNullable<RolloutArgs['traffic']>, usage: (message: string) => Error): Record<string, unknown> {
-  const number = (text: string, what: string) => {
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw usage(`${what} must be a number, got ${JSON.stringify(text)}`);
-    return Number(text);
-  };
+  const number = (text: string, what: string) => numberFlag(text, (quoted) => `${what} must be a number, got ${quoted}`, usage);
   const split = flags.split?.split(',').map((part) => {
     const [version, weight] = part.split('=');
     if (weight === undefined) throw usage(`--split takes VERSION=WEIGHT,..., got ${JSON.stringify(flags.split)}`);

@@ -27,7 +27,7 @@ import type { InferenceServer } from '../server/inference-server';
 import type { RouteGuards } from '../server/create-server';
 import { answerProtocolErrors, parseOptionalJson } from '../server/http/v2-routes';
 import { ProtocolError, invalid } from '../server/protocol/types';
-import type { LifecycleStatus, Traffic, VersionControl } from './version-control';
+import { type LifecycleStatus, type Traffic, type VersionControl, versionField } from './version-control';
 import type { RolloutController, RolloutStatus } from './progressive-rollout';
 
 /** Options of {@link lifecycleRoutes}. */
@@ -43,12 +43,9 @@ export type ModelLifecycle = LifecycleStatus & { readonly rollout?: RolloutStatu
 type Params = { model: string; label: string };
 
 function versionIn(body: Record<string, unknown>, required: boolean): number | undefined {
-  const v = body.version;
-  if (v === undefined && !required) return undefined;
-  // Versions travel as strings in the v2 protocol; take both.
-  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`the body's "version" must be a version number, got ${JSON.stringify(v)}`);
-  return n;
+  const version = versionField(body, 'version', 'the body');
+  if (version === undefined && required) throw invalid(`the body's "version" must be a version number, got undefined`);
+  return version;
 }
 
 const FIELDS = new Set(['split', 'sticky_key', 'routes', 'shadow']);

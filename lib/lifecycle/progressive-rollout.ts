@@ -17,7 +17,7 @@ import type { ServingObserver, VersionObserver } from '../server/model/serving-o
 import { ProtocolError, invalid } from '../server/protocol/types';
 import { type WindowVerdict, judgeWindow } from './rollout-analysis';
 import { type RolloutSpec, rolloutSettingsFromJson, rolloutSpecToJson } from './rollout-spec';
-import type { Traffic, VersionControl } from './version-control';
+import { type Traffic, type VersionControl, versionField } from './version-control';
 import { type WindowFigures, VersionWindow } from './version-window';
 
 /** Where a rollout is: moving on, waiting for enough requests, or ended one of three ways. */
@@ -84,13 +84,7 @@ function trafficAt(spec: RolloutSpec, weight: number): Traffic {
   };
 }
 
-function versionIn(body: Record<string, unknown>, field: string): number | undefined {
-  const v = body[field];
-  if (v === undefined) return undefined;
-  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`the rollout's "${field}" must be a version number, got ${JSON.stringify(v)}`);
-  return n;
-}
+const versionIn = (body: Record<string, unknown>, field: string) => versionField(body, field, 'the rollout');
 
 /** Runs the progressive rollouts of one server's models. */
 export class RolloutController {
@@ -256,14 +250,18 @@ export class RolloutController {
   /** Judges `active`'s window and moves the rollout as it says. */
   async #judge(name: string, active: Active): Promise<void> {
     const { spec, status } = active;
-    const version = this.#core.repository.loadedNames().includes(name) ? this.#core.repository.model(name).versions.get(spec.candidate) : undefined;
+    // An unloaded model is judged once it is back.
+    if (!this.#core.repository.loadedNames().includes(name)) return;
+    const version = this.#core.repository.model(name).versions.get(spec.candidate);
     if (version === undefined || version.state === 'UNAVAILABLE') {
       // Its folder removed, or it failed to reload: there is nothing left to roll out.
-      if (this.#core.repository.loadedNames().includes(name)) await this.#end(name, active, 'aborted', `candidate version ${spec.candidate} is no longer ready`, 'rollout');
+      await this.#end(name, active, 'aborted', `candidate version ${spec.candidate} is no longer ready`, 'rollout');
       return;
     }
-    const verdict = judgeWindow(spec, status.weight, active.candidate.figures(), active.baseline.figures());
-    status.last_window = { time: new Date().toISOString(), weight: status.weight, ...verdict, candidate: active.candidate.figures(), baseline: active.baseline.figures() };
+    const candidate = active.candidate.figures();
+    const baseline = active.baseline.figures();
+    const verdict = judgeWindow(spec, status.weight, candidate, baseline);
+    status.last_window = { time: new Date().toISOString(), weight: status.weight, ...verdict, candidate, baseline };
     const entry = { actor: 'rollout', version: spec.candidate, from: spec.baseline, weight: status.weight, reason: verdict.reason };
     if (verdict.outcome === 'inconclusive') {
       // The window goes on collecting: the rollout waits here until it can tell.

@@ -6,6 +6,7 @@
  * anything changes.
  */
 import { invalid } from '../server/protocol/types';
+import { isRoutingKey } from '../server/repository/version-routing';
 
 /** A progressive rollout's settings, defaults filled in. */
 export interface RolloutSpec {
@@ -64,8 +65,6 @@ export const ROLLOUT_FIELDS = [
 /** The settings part of a rollout (no versions), as `rollout.json` declares them for every new version. */
 export type RolloutSettings = Omit<RolloutSpec, 'candidate' | 'baseline'>;
 
-const KEY = /^[a-z0-9_.-]{1,64}$/;
-
 function numberIn(body: Record<string, unknown>, field: string, min: number, max: number, integer = false): number | undefined {
   const v = body[field];
   if (v === undefined) return undefined;
@@ -97,7 +96,7 @@ export function rolloutSettingsFromJson(body: Record<string, unknown>, also: rea
   if (minShadowAgreement !== undefined && shadowShare === 0) throw invalid('"min_shadow_agreement" needs a shadow_share above 0');
   if (minShadowAgreement !== undefined && steps.every((s) => s === 100)) throw invalid('"min_shadow_agreement" needs a step below 100%, where the baseline still answers');
   const stickyKey = body.sticky_key;
-  if (stickyKey !== undefined && (typeof stickyKey !== 'string' || !KEY.test(stickyKey.toLowerCase()))) {
+  if (stickyKey !== undefined && (typeof stickyKey !== 'string' || !isRoutingKey(stickyKey.toLowerCase()))) {
     throw invalid(`the rollout's "sticky_key" must be a header or parameter name (letters, digits, '_', '-', '.'), got ${JSON.stringify(stickyKey)}`);
   }
   const intervalS = numberIn(body, 'interval_s', 0.05, 86_400);

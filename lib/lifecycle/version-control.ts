@@ -11,7 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { ProtocolError } from '../server/protocol/types';
+import { ProtocolError, invalid } from '../server/protocol/types';
 import type { ModelRepository, VersionRouting, VersionState } from '../server/repository/model-repository';
 import type { KeyRoute, ShadowRoute, TrafficSplit } from '../server/repository/version-routing';
 import type { ModelCard } from '../server/repository/model-card';
@@ -65,6 +65,19 @@ interface ModelState {
   history: number[];
   /** The model's latest progressive rollout, kept by the rollout controller (progressive-rollout.ts). */
   rollout?: SavedRollout;
+}
+
+/**
+ * The version number in JSON `body`'s `field` (undefined when absent), as the lifecycle's
+ * bodies give it: a number, or a string of digits, since versions travel as strings in
+ * the v2 protocol. Throws INVALID_ARGUMENT, naming `owner`'s field, for anything else.
+ */
+export function versionField(body: Readonly<Record<string, unknown>>, field: string, owner: string): number | undefined {
+  const v = body[field];
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`${owner}'s "${field}" must be a version number, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 /** A rollout as saved with a model's state: JSON the rollout controller reads back. */

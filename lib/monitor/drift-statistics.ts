@@ -14,6 +14,12 @@ import type { NumericProfile } from './reference-profile';
  */
 const PSI_FLOOR = 1e-4;
 
+/** The two count vectors as proportions; throws unless they are over the same bins. */
+function proportionsOf(reference: ArrayLike<number>, window: ArrayLike<number>): [Float64Array, Float64Array] {
+  if (reference.length !== window.length) throw new RangeError(`the two distributions have ${reference.length} and ${window.length} bins; they must be over the same bins`);
+  return [proportions(reference), proportions(window)];
+}
+
 function proportions(counts: ArrayLike<number>): Float64Array {
   let total = 0;
   for (let i = 0; i < counts.length; i++) total += counts[i];
@@ -22,15 +28,9 @@ function proportions(counts: ArrayLike<number>): Float64Array {
   return p;
 }
 
-function sameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
-  if (a.length !== b.length) throw new RangeError(`the two distributions have ${a.length} and ${b.length} bins; they must be over the same bins`);
-}
-
 /** The population stability index of `window` against `reference` (counts over the same bins): sum of (q - p) ln(q / p). */
 export function populationStabilityIndex(reference: ArrayLike<number>, window: ArrayLike<number>): number {
-  sameLength(reference, window);
-  const p = proportions(reference);
-  const q = proportions(window);
+  const [p, q] = proportionsOf(reference, window);
   let psi = 0;
   for (let i = 0; i < p.length; i++) {
     const pi = Math.max(p[i], PSI_FLOOR);
@@ -42,9 +42,7 @@ export function populationStabilityIndex(reference: ArrayLike<number>, window: A
 
 /** The Jensen-Shannon distance (the square root of the divergence, in bits: from 0 to 1) between the two distributions. */
 export function jensenShannonDistance(reference: ArrayLike<number>, window: ArrayLike<number>): number {
-  sameLength(reference, window);
-  const p = proportions(reference);
-  const q = proportions(window);
+  const [p, q] = proportionsOf(reference, window);
   let divergence = 0;
   for (let i = 0; i < p.length; i++) {
     const m = (p[i] + q[i]) / 2;

@@ -26,7 +26,7 @@ const RANK: Record<DriftState, number> = { not_enough_data: 0, ok: 1, warn: 2, d
 /** A model version's features over sliding windows, against its profile. */
 export class ModelMonitor {
   readonly profile: ModelProfile;
-  readonly #tensors: { name: string; side: 'input' | 'output'; profile: TensorProfile; windows: FeatureWindow[] }[] = [];
+  readonly #tensors: { name: string; side: 'input' | 'output'; profile: TensorProfile; features: string[]; windows: FeatureWindow[] }[] = [];
 
   /** `options` go to every feature's window (size, age, minimum count, thresholds). */
   constructor(profile: ModelProfile, options: FeatureWindowOptions = {}) {
@@ -42,7 +42,7 @@ export class ModelMonitor {
           if (feature === undefined) throw new Error(`the profile of "${name}" has no feature "${f.name}" (its reduction makes ${names.map((n) => n.name).join(', ')})`);
           return new FeatureWindow(feature, options);
         });
-        this.#tensors.push({ name, side, profile: t, windows });
+        this.#tensors.push({ name, side, profile: t, features: names.map((f) => f.name), windows });
       }
     }
   }
@@ -60,10 +60,9 @@ export class ModelMonitor {
     const features: Record<string, MonitoredFeature> = {};
     let state: DriftState = 'not_enough_data';
     for (const t of this.#tensors) {
-      const names = featureNames(t.name, t.profile.row, t.profile.reduction);
       t.windows.forEach((w, i) => {
         const d = w.drift();
-        features[names[i].name] = { ...d, tensor: t.name, side: t.side };
+        features[t.features[i]] = { ...d, tensor: t.name, side: t.side };
         if (RANK[d.state] > RANK[state]) state = d.state;
       });
     }

@@ -58,6 +58,11 @@ const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 /** A key's form: a header name's characters, lowercase. */
 const KEY = /^[a-z0-9_.-]{1,64}$/;
 
+/** Whether `key` can be a routing key (a header or request parameter's name, lowercase). */
+export function isRoutingKey(key: string): boolean {
+  return KEY.test(key);
+}
+
 /** Checks a label's form; throws INVALID_ARGUMENT for one that cannot be a label. */
 export function checkLabel(label: string): void {
   if (!LABEL.test(label) || /^[0-9]+$/.test(label)) {
@@ -91,7 +96,7 @@ export function checkRouting(routing: VersionRouting): void {
     if (routing.split.every((s) => s.weight === 0)) throw invalid("a split's weights cannot all be 0");
   }
   for (const key of [routing.stickyKey, ...(routing.routes ?? []).map((r) => r.key)]) {
-    if (key !== undefined && !KEY.test(key)) throw invalid(`${JSON.stringify(key)} is not a routing key: a header or parameter name, lowercase (letters, digits, '_', '-', '.')`);
+    if (key !== undefined && !isRoutingKey(key)) throw invalid(`${JSON.stringify(key)} is not a routing key: a header or parameter name, lowercase (letters, digits, '_', '-', '.')`);
   }
   for (const r of routing.routes ?? []) if (typeof r.value !== 'string') throw invalid(`a route's value must be a string, got ${JSON.stringify(r.value)}`);
   const share = routing.shadow?.share;

@@ -27,7 +27,7 @@ const BELOW: Readonly<Record<string, readonly string[]>> = {
   server: ['core', 'batching', 'runtime'],
   lifecycle: ['core', 'batching', 'runtime', 'server'],
   monitor: ['core', 'batching', 'runtime', 'server'],
-  cli: ['core', 'runtime', 'gpu', 'server', 'lifecycle'],
+  cli: ['core', 'runtime', 'gpu', 'server', 'lifecycle', 'monitor'],
   '.': ['core', 'batching', 'runtime', 'gpu', 'pool', 'compat', 'cli'],
 };
 

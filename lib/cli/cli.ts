@@ -19,6 +19,7 @@ import { runDemo } from './demo';
 import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
 import type { serve as serveCommand } from './serve';
 import type { START_FLAGS as startFlags, rollout as rolloutCommand } from './rollout';
+import type { profile as profileCommand } from './profile';
 
 const USAGE = `Usage: onnx-native <command> [options]
 
@@ -49,6 +50,15 @@ Commands:
       [--strict-readiness false]       SIGTERM or SIGINT: requests in flight finish
       [--grace-ms N] [--log-level L]   (--grace-ms, default 30000), then exit 0.
       [--log-requests S]               --log-requests S: log a share S (0 to 1) of requests.
+      [--monitoring off]               Drift monitoring of each version with a
+      [--monitor-rate N]               reference-profile.json (on; at most N requests a
+                                       second a version, default 200).
+  profile REPO/MODEL[/VERSION]         A version's reference profile for drift monitoring,
+      --data F [--data F ...]          from reference data run through it: .npy files (a
+      [--output FILE]                  batch each; named after their input for models of
+                                       several), .jsonl (a request body a line), folders of
+                                       them. Written where serve reads it (default: the
+                                       version folder's reference-profile.json).
   rollout status MODEL                 A running server's versions of MODEL (states, model
   rollout rollback MODEL               cards, labels, default, history); move its default
   rollout promote MODEL [VERSION]      back to the version that served before; pin it at
@@ -73,6 +83,9 @@ Commands:
 
 Environment:
   ORT_DYLIB_PATH    the ONNX Runtime library to load (default: the CPU build that comes with onnx-native)`;
+
+/** A command that failed on what it was given (a data file, a model): its message says it all, no stack. */
+class CommandError extends Error {}
 
 interface Args {
   positional: string[];
@@ -245,6 +258,10 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
   if (pollSecs === 0) throw new UsageError('--repository-poll-secs must be at least 1');
   const strict = flag(args, 'strict-readiness') ?? 'true';
   if (strict !== 'true' && strict !== 'false') throw new UsageError(`--strict-readiness is true or false, got '${strict}'`);
+  const monitoring = flag(args, 'monitoring') ?? 'on';
+  if (monitoring !== 'on' && monitoring !== 'off') throw new UsageError(`--monitoring is on or off, got '${monitoring}'`);
+  const monitorRate = integerFlag(args, 'monitor-rate');
+  if (monitorRate === 0) throw new UsageError('--monitor-rate must be at least 1');
   return {
     repository: args.positional[1],
     example: flag(args, 'example') === 'true',
@@ -264,6 +281,8 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     graceMs: integerFlag(args, 'grace-ms'),
     logLevel: flag(args, 'log-level') ?? 'info',
     logRequests: flag(args, 'log-requests') === undefined ? undefined : Number(flag(args, 'log-requests')),
+    monitoring: monitoring === 'on',
+    monitorRate,
   };
 }
 
@@ -285,6 +304,15 @@ async function main(argv: string[]): Promise<number> {
   else if (command === 'build-engine') await buildEngineCommand(args);
   // Loaded only for `serve`: the other commands need no fastify or gRPC.
   else if (command === 'serve') return (require('./serve') as { serve: typeof serveCommand }).serve(serveFlags(args));
+  else if (command === 'profile') {
+    const target = args.positional[1];
+    if (target === undefined) throw new UsageError('profile needs REPO/MODEL or REPO/MODEL/VERSION');
+    const made = await (require('./profile') as { profile: typeof profileCommand })
+      .profile(target, args.flags.get('data') ?? [], flag(args, 'output'))
+      .catch((err: unknown) => Promise.reject(new CommandError(err instanceof Error ? err.message : String(err))));
+    const tensors = [...Object.entries(made.profile.inputs), ...Object.entries(made.profile.outputs)].map(([name, t]) => `${name} (${t.reduction.kind}, ${Object.keys(t.features).length} features)`);
+    console.log(`version ${made.version}: a profile of ${made.profile.rows} rows, ${tensors.join(', ')} -> ${made.path}`);
+  }
   else if (command === 'rollout') {
     const [, action, model, ...rest] = args.positional;
     if (action === undefined || model === undefined) throw new UsageError('rollout needs an action (status, start, abort, rollback, promote, label, unlabel, traffic) and a model');
@@ -305,6 +333,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       console.error(`onnx-native: ${err.message}\n\n${USAGE}`);
+    } else if (err instanceof CommandError) {
+      console.error(`onnx-native: ${err.message}`);
     } else if (err instanceof OrtError) {
       console.error(`onnx-native: ${err.message} [${err.code}]`);
     } else {

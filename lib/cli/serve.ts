@@ -11,6 +11,7 @@ import pino from 'pino';
 import { type ModelServer, type ServerOptions, createServer } from '../server/create-server';
 import { writeExampleRepository } from '../server/example-repository';
 import { lifecycle } from '../lifecycle/lifecycle-extension';
+import { monitoring } from '../monitor/monitoring-extension';
 
 /** The command's options, from its flags. */
 export interface ServeFlags {
@@ -32,6 +33,10 @@ export interface ServeFlags {
   readonly graceMs?: number;
   readonly logLevel: string;
   readonly logRequests?: number;
+  /** Drift monitoring of the versions that have a reference profile (default on). */
+  readonly monitoring?: boolean;
+  /** Requests the monitoring observes a second, per version, at most. */
+  readonly monitorRate?: number;
 }
 
 function readToken(file: string | undefined): string | undefined {
@@ -70,7 +75,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     modelControl: flags.modelControl,
     pollIntervalMs: flags.pollIntervalMs,
     loadModels: flags.loadModels,
-    extensions: [lifecycle({ stateDir: flags.stateDir })],
+    extensions: [lifecycle({ stateDir: flags.stateDir }), ...(flags.monitoring === false ? [] : [monitoring({ maxPerSecond: flags.monitorRate })])],
     token: readToken(flags.authTokenFile),
     adminToken: readToken(flags.adminTokenFile),
     tls: flags.tlsCert !== undefined && flags.tlsKey !== undefined ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined,

@@ -7,7 +7,10 @@
  * - learned-thresholds.ts: bounds learned from the reference's own chunks;
  * - tensor-features.ts: tensors reduced to the features monitored, row by row;
  * - model-profile.ts: a model version's profile (`reference-profile.json`), made and read;
- * - model-monitor.ts: a version's windows over every feature of its profile.
+ * - model-monitor.ts: a version's windows over every feature of its profile;
+ * - drift-monitoring.ts: the server's versions monitored from the requests they answer;
+ * - drift-metrics.ts, monitoring-routes.ts: their Prometheus series and HTTP API;
+ * - monitoring-extension.ts: all of it as a server extension (`createServer({ extensions: [monitoring()] })`).
  */
 export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';
 export { jensenShannonDistance, normedWasserstein, populationStabilityIndex } from './drift-statistics';
@@ -16,3 +19,8 @@ export { type LearnedThresholds, learnThresholds } from './learned-thresholds';
 export { type FeatureName, MAX_ROW_FEATURES, type Reduction, VALUES_PER_ROW, defaultReduction, featureNames, reduceTensor } from './tensor-features';
 export { type ModelProfile, ModelProfileBuilder, type MonitoredTensor, PROFILE_FILE, type TensorProfile, checkModelProfile, readModelProfile } from './model-profile';
 export { type ModelDrift, ModelMonitor, type MonitoredFeature } from './model-monitor';
+export { DEFAULT_WINDOW, DriftMonitoring, type DriftMonitoringOptions, type MonitoringStatus, PROFILE_PARAMETER, type VersionMonitoring, type WorstFeature, worstFeatures } from './drift-monitoring';
+export { registerDriftMetrics } from './drift-metrics';
+export { type FeatureReport, type ModelMonitoringReport, type MonitoringRoutesOptions, type TensorReport, type VersionReport, monitoringRoutes, versionReport } from './monitoring-routes';
+export { type MonitoringOptions, monitoring } from './monitoring-extension';
+export { type ProfileVersionOptions, type ProfiledVersion, REDUCTION_PARAMETER, type ReferenceBatches, parseReduction, profileVersion } from './profile-version';

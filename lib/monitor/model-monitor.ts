@@ -7,6 +7,7 @@
 import type { PlainTensor } from '../core/tensor';
 import { type DriftState, type FeatureDrift, FeatureWindow, type FeatureWindowOptions } from './feature-window';
 import type { ModelProfile, TensorProfile } from './model-profile';
+import type { FeatureProfile } from './reference-profile';
 import { featureNames, reduceTensor } from './tensor-features';
 
 /** A feature's drift, and the tensor it is of. */
@@ -26,6 +27,7 @@ const RANK: Record<DriftState, number> = { not_enough_data: 0, ok: 1, warn: 2, d
 /** A model version's features over sliding windows, against its profile. */
 export class ModelMonitor {
   readonly profile: ModelProfile;
+  #misfits = 0;
   readonly #tensors: { name: string; side: 'input' | 'output'; profile: TensorProfile; features: string[]; windows: FeatureWindow[] }[] = [];
 
   /** `options` go to every feature's window (size, age, minimum count, thresholds). */
@@ -47,12 +49,34 @@ export class ModelMonitor {
     }
   }
 
-  /** A request served: its inputs and outputs by name (those not monitored ignored), the first dimension the batch when `batched`. */
+  /**
+   * A request served: its inputs and outputs by name (those not monitored ignored), the
+   * first dimension the batch when `batched`. A tensor whose rows do not fit its profile
+   * (another element count for per-element features, another channel count) is left out
+   * and counted in {@link ModelMonitor.misfits}: its values would land on the wrong features.
+   */
   observe(inputs: Readonly<Record<string, PlainTensor>>, outputs: Readonly<Record<string, PlainTensor>>, batched: boolean): void {
     for (const t of this.#tensors) {
       const tensor = (t.side === 'input' ? inputs : outputs)[t.name];
-      if (tensor !== undefined) reduceTensor(tensor, batched, t.profile.reduction, (feature, value) => t.windows[feature].add(value));
+      if (tensor === undefined) continue;
+      if (!rowFits(t.profile, batched ? tensor.dims.slice(1) : tensor.dims)) {
+        this.#misfits++;
+        continue;
+      }
+      reduceTensor(tensor, batched, t.profile.reduction, (feature, value) => t.windows[feature].add(value));
     }
+  }
+
+  /** Tensors left out of {@link ModelMonitor.observe} because their rows did not fit the profile. */
+  get misfits(): number {
+    return this.#misfits;
+  }
+
+  /** Each feature's reference profile and its window's counts over the profile's bins now (for charts of the two side by side). */
+  histograms(): Record<string, { readonly reference: FeatureProfile; readonly live: number[] }> {
+    const out: Record<string, { reference: FeatureProfile; live: number[] }> = {};
+    for (const t of this.#tensors) t.windows.forEach((w, i) => (out[t.features[i]] = { reference: w.profile, live: Array.from(w.counts()) }));
+    return out;
   }
 
   /** Every feature's window against the profile now. */
@@ -67,5 +91,18 @@ export class ModelMonitor {
       });
     }
     return { state, features };
+  }
+}
+
+/** Whether rows of shape `row` reduce to the features of `profile` (their count and meaning fixed by the profile's row). */
+function rowFits(profile: TensorProfile, row: readonly number[]): boolean {
+  const reduction = profile.reduction;
+  switch (reduction.kind) {
+    case 'features':
+      return row.reduce((a, b) => a * b, 1) === profile.row.reduce((a, b) => a * b, 1);
+    case 'channels':
+      return row.length === profile.row.length && row[reduction.axis] === profile.row[reduction.axis];
+    default:
+      return true;
   }
 }

@@ -41,12 +41,19 @@ export interface StartedExtension {
   close?(): Promise<void>;
 }
 
+/** What an extension is given besides the core. */
+export interface ExtensionContext {
+  /** The server's Prometheus metrics, for the extension's own series (absent with `metricsPort: false`). */
+  readonly metrics?: ServerMetrics;
+}
+
 /**
- * A part of the server that lives above this folder (the lifecycle's version control):
- * started once the core has opened its repository, closed with the server.
+ * A part of the server that lives above this folder (the lifecycle's version control,
+ * the monitoring): started once the core has opened its repository, closed with the
+ * server.
  */
 export interface ServerExtension {
-  start(core: InferenceServer): Promise<StartedExtension>;
+  start(core: InferenceServer, context: ExtensionContext): Promise<StartedExtension>;
 }
 
 /** Options of {@link createServer}. */
@@ -155,7 +162,7 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
   const started: StartedExtension[] = [];
   let watcher: RepositoryWatcher | undefined;
   try {
-    for (const extension of options.extensions ?? []) started.push(await extension.start(core));
+    for (const extension of options.extensions ?? []) started.push(await extension.start(core, { metrics }));
     if (core.modelControl === 'poll') watcher = await RepositoryWatcher.start(core.repository, { intervalMs: options.pollIntervalMs ?? 15_000, log });
   } catch (err) {
     await Promise.all(started.map((e) => e.close?.()));

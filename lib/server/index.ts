@@ -45,7 +45,7 @@ export type { IndexEntry, VersionState, VersionStatus, LoadedModel, VersionEntry
 export type { VersionRouting, TrafficSplit, KeyRoute, ShadowRoute, RouteKind } from './repository/version-routing';
 export type { ModelCard, CardValue } from './repository/model-card';
 export { RepositoryWatcher, type RepositoryWatcherOptions, type WatchedRepository } from './repository/repository-watcher';
-export type { ServerExtension, StartedExtension, RouteGuards } from './create-server';
+export type { ExtensionContext, ServerExtension, StartedExtension, RouteGuards } from './create-server';
 export type { ShadowOutcome } from './model/serving-observer';
 export type { ModelVersionStatistics, Duration } from './model/served-model';
 export { ConfigError } from './config/text-format';

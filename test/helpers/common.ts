@@ -24,6 +24,19 @@ export function seededUniform(seed: number): () => number {
   };
 }
 
+/**
+ * A text-line image as PP-OCR's classifier takes it ([1, 3, 48, 192], values in [-1, 1]),
+ * for the monitoring's tests: noise of ±0.3 around a brightness of `shift` ± 0.2 drawn
+ * per image, from the seeded generator `u`.
+ */
+export function clsImage(u: () => number, shift: number): { type: 'float32'; dims: number[]; data: Float32Array } {
+  const size = 3 * 48 * 192;
+  const brightness = shift + (u() - 0.5) * 0.4;
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = Math.max(-1, Math.min(1, brightness + (u() - 0.5) * 0.6));
+  return { type: 'float32', dims: [1, 3, 48, 192], data };
+}
+
 /** Deterministic pseudo-random floats in [0, 1). */
 export function randomFloats(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n);

@@ -19,19 +19,11 @@ import { createSession } from '../../lib/index';
 import type { PlainTensor } from '../../lib/core/tensor';
 import { ModelMonitor } from '../../lib/monitor/model-monitor';
 import { ModelProfileBuilder, PROFILE_FILE, checkModelProfile, readModelProfile } from '../../lib/monitor/model-profile';
-import { CLS_MODEL, seededUniform as uniform } from '../helpers/common';
+import { CLS_MODEL, clsImage, seededUniform as uniform } from '../helpers/common';
 
 const Monitor = suite('model profiles and drift on the PP-OCR classifier');
 
-const SIZE = 3 * 48 * 192;
-
-/** An image as the model takes it (values in [-1, 1]): noise of ±0.3 around a brightness of `shift` ± 0.2. */
-function image(u: () => number, shift: number): PlainTensor<'float32'> {
-  const brightness = shift + (u() - 0.5) * 0.4;
-  const data = new Float32Array(SIZE);
-  for (let i = 0; i < SIZE; i++) data[i] = Math.max(-1, Math.min(1, brightness + (u() - 0.5) * 0.6));
-  return { type: 'float32', dims: [1, 3, 48, 192], data };
-}
+const image = clsImage;
 
 let session: Awaited<ReturnType<typeof createSession>>;
 let output: string;

@@ -86,7 +86,13 @@ export class ServerMetrics implements ServingObserver {
   constructor(options: ServerMetricsOptions = {}) {
     const registry = new Registry();
     this.registry = registry;
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: registry });
+      // prom-client's totals of active handles, requests and resources are gauges named
+      // `_total`, which `promtool check metrics` rejects (the suffix is for counters); the
+      // same counts stay, by type, in nodejs_active_handles, _requests and _resources.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+    }
     const registers = [registry];
     const labelNames = ['model', 'version'] as const;
     const versions = this.#versions;

@@ -5,17 +5,21 @@
  * observer that joins of the versions already serving, so that it sees their requests
  * from then on.
  */
-import type { FailureReason, ServingObserver, ShadowOutcome, VersionObserver } from './serving-observer';
+import type { FailureReason, ServingObserver, ServingVersion, ShadowOutcome, VersionObserver } from './serving-observer';
+import type { InferRequest, InferResponse } from '../protocol/types';
 import type { RouteKind } from '../repository/version-routing';
 
 /** One loaded copy of a version: what each observer returned for it. */
 class VersionFanOut implements VersionObserver {
   readonly observers = new Map<ServingObserver, VersionObserver>();
   #list: VersionObserver[] = [];
+  /** Those told of each inference's tensors: most observers are not, and the request path skips them. */
+  #ofData: VersionObserver[] = [];
 
   constructor(
     readonly model: string,
     readonly version: number,
+    readonly served: ServingVersion,
   ) {}
 
   set(observer: ServingObserver, versionObserver: VersionObserver | undefined): void {
@@ -23,6 +27,7 @@ class VersionFanOut implements VersionObserver {
     else this.observers.set(observer, versionObserver);
     // An array for the request path: a loop over it costs less than a Map's iterator.
     this.#list = [...this.observers.values()];
+    this.#ofData = this.#list.filter((o) => o.onInference !== undefined);
   }
 
   onRequestStart(): void {
@@ -39,6 +44,10 @@ class VersionFanOut implements VersionObserver {
 
   onBatch(rows: number, seconds: number): void {
     for (const o of this.#list) o.onBatch(rows, seconds);
+  }
+
+  onInference(request: InferRequest, response: InferResponse): void {
+    for (const o of this.#ofData) o.onInference?.(request, response);
   }
 }
 
@@ -58,7 +67,7 @@ export class ObserverHub implements ServingObserver {
    */
   add(observer: ServingObserver): () => void {
     this.#observers.push(observer);
-    for (const copies of this.#serving.values()) for (const copy of copies) copy.set(observer, observer.versionServing(copy.model, copy.version, 0));
+    for (const copies of this.#serving.values()) for (const copy of copies) copy.set(observer, observer.versionServing(copy.model, copy.version, 0, copy.served));
     return () => {
       const at = this.#observers.indexOf(observer);
       if (at < 0) return;
@@ -67,9 +76,9 @@ export class ObserverHub implements ServingObserver {
     };
   }
 
-  versionServing(model: string, version: number, loadSeconds: number): VersionObserver {
-    const copy = new VersionFanOut(model, version);
-    for (const o of this.#observers) copy.set(o, o.versionServing(model, version, loadSeconds));
+  versionServing(model: string, version: number, loadSeconds: number, served: ServingVersion): VersionObserver {
+    const copy = new VersionFanOut(model, version, served);
+    for (const o of this.#observers) copy.set(o, o.versionServing(model, version, loadSeconds, served));
     const key = `${model}\0${version}`;
     const copies = this.#serving.get(key);
     if (copies === undefined) this.#serving.set(key, [copy]);

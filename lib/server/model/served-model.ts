@@ -200,6 +200,7 @@ export class ServedModel {
       this.#stats.success.count++;
       this.#stats.success.ns += ns;
       this.#observer?.onRequestEnd(undefined, ns / 1e9);
+      this.#observer?.onInference?.(request, response);
       return response;
     } catch (err) {
       const ns = Number(process.hrtime.bigint() - start);

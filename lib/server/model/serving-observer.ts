@@ -5,8 +5,10 @@
  * reported. Calls come on the request path: an observer must be cheap and must not throw.
  */
 import { OrtError } from '../../core/errors';
-import { ProtocolError } from '../protocol/types';
+import type { ModelParameter } from '../config/model-config';
+import { type InferRequest, type InferResponse, ProtocolError } from '../protocol/types';
 import type { RouteKind } from '../repository/version-routing';
+import type { ServingPlan } from './serving-plan';
 
 /** Why a request failed, as the metrics count it. */
 export type FailureReason = 'invalid' | 'queue_full' | 'timeout' | 'unavailable' | 'internal';
@@ -35,6 +37,23 @@ export interface VersionObserver extends BatchObserver {
    * full) or dropped in the queue (timeout) never get here.
    */
   onQueued(seconds: number): void;
+  /**
+   * A request was answered with success: its decoded inputs and the outputs it gets, in
+   * the shapes the client sees (the batch dimension first when the model batches). For
+   * observers of the data (drift, payload logs): they may keep references to the tensors
+   * and read them later, never write them. Absent: the observer is not told.
+   */
+  onInference?(request: InferRequest, response: InferResponse): void;
+}
+
+/** A version as it starts serving, for observers that look at its data or its files. */
+export interface ServingVersion {
+  /** The version's folder (`REPO/MODEL/VERSION`). */
+  readonly folder: string;
+  /** How it serves: its inputs and outputs as clients see them, whether it batches. */
+  readonly plan: ServingPlan;
+  /** The configuration's `parameters`. */
+  readonly parameters: Readonly<Record<string, ModelParameter>>;
 }
 
 /** Told of the repository's versions as they start and stop serving. */
@@ -44,7 +63,7 @@ export interface ServingObserver {
    * serves from now on; what it serves is reported to the observer returned. A reload of
    * the same version calls this again before the old copy is retired.
    */
-  versionServing(model: string, version: number, loadSeconds: number): VersionObserver;
+  versionServing(model: string, version: number, loadSeconds: number, served: ServingVersion): VersionObserver;
   /** A copy of the version that {@link ServingObserver.versionServing} announced has answered its last request and released its sessions. */
   versionRetired(model: string, version: number): void;
   /** Version `version` of `model` failed to load (it serves nothing new; a copy loaded before, if any, goes on serving). */

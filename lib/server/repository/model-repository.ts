@@ -12,6 +12,7 @@
  * policy would drop them; what sets the routing (rollback, labels, rollouts) is the
  * lifecycle's, above this folder.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ProtocolError, invalid } from '../protocol/types';
 import { type ModelSource, readModelSource } from '../config/config-source';
@@ -438,7 +439,10 @@ export class ModelRepository {
       this.#setAside(name, version, 'LOADING');
       try {
         const loaded = await loadModelVersion(this.root, folder, source, version, this.#log);
-        if (this.#observer !== undefined) loaded.served.observe(this.#observer.versionServing(name, version, (performance.now() - versionStarted) / 1000));
+        if (this.#observer !== undefined) {
+          const served = { folder: join(folder.path, String(version)), plan: loaded.served.plan, parameters: loaded.config.parameters };
+          loaded.served.observe(this.#observer.versionServing(name, version, (performance.now() - versionStarted) / 1000, served));
+        }
         for (const line of loaded.ignored) ignored.add(line);
         versions.set(version, { state: 'READY', reason: '', served: loaded.served, stamp, config: loaded.config, ...(loaded.card && { card: loaded.card }) });
         this.#log.info({ model: name, version, ms: Math.round(performance.now() - versionStarted) }, 'model version loaded');

@@ -53,6 +53,9 @@ Commands:
       [--monitoring off]               Drift monitoring of each version with a
       [--monitor-rate N]               reference-profile.json (on; at most N requests a
                                        second a version, default 200).
+      [--payload-log-url URL]          Payload logging: requests and responses as
+      [--payload-log-file F]           CloudEvents (KServe's) to an HTTP sink, a JSON-lines
+      [--payload-log-sample S]         file (rotated at 64 MiB), a share S of requests (1).
   profile REPO/MODEL[/VERSION]         A version's reference profile for drift monitoring,
       --data F [--data F ...]          from reference data run through it: .npy files (a
       [--output FILE]                  batch each; named after their input for models of
@@ -262,6 +265,7 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
   if (monitoring !== 'on' && monitoring !== 'off') throw new UsageError(`--monitoring is on or off, got '${monitoring}'`);
   const monitorRate = integerFlag(args, 'monitor-rate');
   if (monitorRate === 0) throw new UsageError('--monitor-rate must be at least 1');
+  const payloadSample = flag(args, 'payload-log-sample');
   return {
     repository: args.positional[1],
     example: flag(args, 'example') === 'true',
@@ -283,6 +287,9 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     logRequests: flag(args, 'log-requests') === undefined ? undefined : Number(flag(args, 'log-requests')),
     monitoring: monitoring === 'on',
     monitorRate,
+    payloadLogUrl: flag(args, 'payload-log-url'),
+    payloadLogFile: flag(args, 'payload-log-file'),
+    payloadLogSample: payloadSample === undefined ? undefined : Number(payloadSample),
   };
 }
 

@@ -12,6 +12,7 @@ import { type ModelServer, type ServerOptions, createServer } from '../server/cr
 import { writeExampleRepository } from '../server/example-repository';
 import { lifecycle } from '../lifecycle/lifecycle-extension';
 import { monitoring } from '../monitor/monitoring-extension';
+import { payloadLogging } from '../monitor/payload-logging';
 
 /** The command's options, from its flags. */
 export interface ServeFlags {
@@ -37,6 +38,12 @@ export interface ServeFlags {
   readonly monitoring?: boolean;
   /** Requests the monitoring observes a second, per version, at most. */
   readonly monitorRate?: number;
+  /** Payload logging to this HTTP sink. */
+  readonly payloadLogUrl?: string;
+  /** Payload logging to this JSON-lines file. */
+  readonly payloadLogFile?: string;
+  /** The share of requests payload-logged (default 1). */
+  readonly payloadLogSample?: number;
 }
 
 function readToken(file: string | undefined): string | undefined {
@@ -75,7 +82,13 @@ export async function serve(flags: ServeFlags): Promise<number> {
     modelControl: flags.modelControl,
     pollIntervalMs: flags.pollIntervalMs,
     loadModels: flags.loadModels,
-    extensions: [lifecycle({ stateDir: flags.stateDir }), ...(flags.monitoring === false ? [] : [monitoring({ maxPerSecond: flags.monitorRate })])],
+    extensions: [
+      lifecycle({ stateDir: flags.stateDir }),
+      ...(flags.monitoring === false ? [] : [monitoring({ maxPerSecond: flags.monitorRate })]),
+      ...(flags.payloadLogUrl === undefined && flags.payloadLogFile === undefined
+        ? []
+        : [payloadLogging({ url: flags.payloadLogUrl, file: flags.payloadLogFile, ...(flags.payloadLogSample !== undefined && { sampleRate: flags.payloadLogSample }) })]),
+    ],
     token: readToken(flags.authTokenFile),
     adminToken: readToken(flags.adminTokenFile),
     tls: flags.tlsCert !== undefined && flags.tlsKey !== undefined ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined,

@@ -10,7 +10,11 @@
  * - model-monitor.ts: a version's windows over every feature of its profile;
  * - drift-monitoring.ts: the server's versions monitored from the requests they answer;
  * - drift-metrics.ts, monitoring-routes.ts: their Prometheus series and HTTP API;
- * - monitoring-extension.ts: all of it as a server extension (`createServer({ extensions: [monitoring()] })`).
+ * - monitoring-extension.ts: all of it as a server extension (`createServer({ extensions: [monitoring()] })`);
+ * - profile-version.ts: a served version's profile made from reference data;
+ * - cloud-events.ts, payload-sinks.ts, payload-log.ts: payload logging as KServe's logger
+ *   does it (CloudEvents to HTTP and JSON-lines sinks), never blocking inference;
+ * - payload-logging.ts: it as a server extension, with its metrics.
  */
 export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';
 export { jensenShannonDistance, normedWasserstein, populationStabilityIndex } from './drift-statistics';
@@ -24,3 +28,7 @@ export { registerDriftMetrics } from './drift-metrics';
 export { type FeatureReport, type ModelMonitoringReport, type MonitoringRoutesOptions, type TensorReport, type VersionReport, monitoringRoutes, versionReport } from './monitoring-routes';
 export { type MonitoringOptions, monitoring } from './monitoring-extension';
 export { type ProfileVersionOptions, type ProfiledVersion, REDUCTION_PARAMETER, type ReferenceBatches, parseReduction, profileVersion } from './profile-version';
+export { DATA_CONTENT_TYPE, type InferenceMeta, PayloadEvent, type PayloadEventSource, type PayloadEventType, type PayloadExtensions, REQUEST_EVENT_TYPE, RESPONSE_EVENT_TYPE, SPEC_VERSION, payloadEvents } from './cloud-events';
+export { FileSink, type FileSinkOptions, HttpSink, type HttpSinkOptions, type PayloadSink, PayloadSinkError, type SinkFailure } from './payload-sinks';
+export { DROP_REASONS, type DropReason, type PayloadDrop, type PayloadLogMode, type PayloadLogStats, PayloadLogger, type PayloadLoggerOptions, type PayloadSinkStats } from './payload-log';
+export { type PayloadLoggingOptions, payloadLogging } from './payload-logging';

@@ -176,7 +176,7 @@ export class InferenceServer {
     this.#observer.routed(request.model, served.version, kind);
     this.#inFlight++;
     try {
-      const answer = served.infer(request);
+      const answer = served.infer(request, kind);
       // A copy of the split's and the default's traffic, not of requests that chose their version.
       if (kind === 'split' || kind === 'default') this.#mirror(request, served, answer);
       return await answer;
@@ -199,7 +199,7 @@ export class InferenceServer {
     }
     this.#shadowInFlight++;
     const started = performance.now();
-    const mirrored = candidate.infer(request).then(
+    const mirrored = candidate.infer(request, 'shadow').then(
       (response) => ({ response, seconds: (performance.now() - started) / 1000 }),
       () => ({ response: undefined, seconds: (performance.now() - started) / 1000 }),
     );

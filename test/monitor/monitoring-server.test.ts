@@ -181,7 +181,7 @@ Monitoring('the rate bound and the bound on tensors waiting: what is over them i
     const request = { model: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: x.dims, tensor: x }] } as unknown as InferRequest;
     const response = { model_name: 'm', model_version: '1', outputs: [{ name: OUTPUT, datatype: 'FP32', shape: [1, 2], tensor: { type: 'float32', dims: [1, 2], data: new Float32Array([0.9, 0.1]) } }] } as unknown as InferResponse;
     // In one turn: 8 wait at most (of the 20 the rate allows at once); the others are skipped without using the rate.
-    for (let i = 0; i < 100; i++) observer.onInference?.(request, response);
+    for (let i = 0; i < 100; i++) observer.onInference?.(request, response, undefined);
     assert.is(drift.pending, 8);
     await new Promise((resolve) => setImmediate(resolve));
     let v = drift.versions()[0];
@@ -190,7 +190,7 @@ Monitoring('the rate bound and the bound on tensors waiting: what is over them i
     // Over 600 ms, one a turn: the 12 tokens left, then about 20 a second.
     const start = performance.now();
     while (performance.now() - start < 600) {
-      observer.onInference?.(request, response);
+      observer.onInference?.(request, response, undefined);
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     const seconds = (performance.now() - start) / 1000;
@@ -201,7 +201,7 @@ Monitoring('the rate bound and the bound on tensors waiting: what is over them i
     const wide = { type: 'float32', dims: [1, 4, 48, 192], data: new Float32Array(4 * 48 * 192) };
     const before = v.observed;
     await new Promise((resolve) => setTimeout(resolve, 100));
-    observer.onInference?.({ ...request, inputs: [{ name: 'x', datatype: 'FP32', shape: wide.dims, tensor: wide }] } as unknown as InferRequest, response);
+    observer.onInference?.({ ...request, inputs: [{ name: "x", datatype: "FP32", shape: wide.dims, tensor: wide }] } as unknown as InferRequest, response, undefined);
     await new Promise((resolve) => setImmediate(resolve));
     v = drift.versions()[0];
     assert.is(v.observed, before + 1);

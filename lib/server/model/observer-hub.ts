@@ -46,8 +46,8 @@ class VersionFanOut implements VersionObserver {
     for (const o of this.#list) o.onBatch(rows, seconds);
   }
 
-  onInference(request: InferRequest, response: InferResponse): void {
-    for (const o of this.#ofData) o.onInference?.(request, response);
+  onInference(request: InferRequest, response: InferResponse, route: RouteKind | 'shadow' | undefined): void {
+    for (const o of this.#ofData) o.onInference?.(request, response, route);
   }
 }
 

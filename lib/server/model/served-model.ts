@@ -15,6 +15,7 @@ import { createSession, type Session } from '../../runtime/session';
 import { ELEMENT_TYPE_OF, type InferOutput, type InferRequest, type InferResponse, ProtocolError, invalid } from '../protocol/types';
 import { type Instance, InstanceRunner } from './instance-runner';
 import { type VersionObserver, failureReason } from './serving-observer';
+import type { RouteKind } from '../repository/version-routing';
 import type { ServingPlan, TensorPlan, WarmupPlan } from './serving-plan';
 
 /** Count and total time, as Triton's statistics report each duration. */
@@ -187,10 +188,11 @@ export class ServedModel {
    * Runs one request: checks its inputs and outputs against the configuration, runs it
    * (through the batcher, if the model batches), and returns the requested outputs.
    *
+   * @param route - How the version was picked, for the observers of its data.
    * @throws {@link ProtocolError}: INVALID_ARGUMENT for a request that does not fit the
    *   model, UNAVAILABLE for a full queue or a timeout, INTERNAL when inference fails.
    */
-  async infer(request: InferRequest): Promise<InferResponse> {
+  async infer(request: InferRequest, route?: RouteKind | 'shadow'): Promise<InferResponse> {
     const start = process.hrtime.bigint();
     this.#pending++;
     this.#observer?.onRequestStart();
@@ -200,7 +202,7 @@ export class ServedModel {
       this.#stats.success.count++;
       this.#stats.success.ns += ns;
       this.#observer?.onRequestEnd(undefined, ns / 1e9);
-      this.#observer?.onInference?.(request, response);
+      this.#observer?.onInference?.(request, response, route);
       return response;
     } catch (err) {
       const ns = Number(process.hrtime.bigint() - start);

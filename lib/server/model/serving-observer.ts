@@ -41,9 +41,11 @@ export interface VersionObserver extends BatchObserver {
    * A request was answered with success: its decoded inputs and the outputs it gets, in
    * the shapes the client sees (the batch dimension first when the model batches). For
    * observers of the data (drift, payload logs): they may keep references to the tensors
-   * and read them later, never write them. Absent: the observer is not told.
+   * and read them later, never write them. `route`: how the version was picked (as
+   * {@link ServingObserver.routed} is told), `shadow` for a copy of another version's
+   * request, undefined when the caller named none. Absent: the observer is not told.
    */
-  onInference?(request: InferRequest, response: InferResponse): void;
+  onInference?(request: InferRequest, response: InferResponse, route: RouteKind | 'shadow' | undefined): void;
 }
 
 /** A version as it starts serving, for observers that look at its data or its files. */

@@ -14,7 +14,10 @@
  * - profile-version.ts: a served version's profile made from reference data;
  * - cloud-events.ts, payload-sinks.ts, payload-log.ts: payload logging as KServe's logger
  *   does it (CloudEvents to HTTP and JSON-lines sinks), never blocking inference;
- * - payload-logging.ts: it as a server extension, with its metrics.
+ * - payload-logging.ts: it as a server extension, with its metrics;
+ * - prediction-store.ts, feedback-window.ts, ground-truth.ts: ground truth matched to kept
+ *   predictions by id, accuracy and errors over a window; feedback-routes.ts and
+ *   feedback-metrics.ts: its HTTP API and Prometheus series.
  */
 export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';
 export { jensenShannonDistance, normedWasserstein, populationStabilityIndex } from './drift-statistics';
@@ -26,9 +29,14 @@ export { type ModelDrift, ModelMonitor, type MonitoredFeature } from './model-mo
 export { DEFAULT_WINDOW, DriftMonitoring, type DriftMonitoringOptions, type MonitoringStatus, PROFILE_PARAMETER, type VersionMonitoring, type WorstFeature, worstFeatures } from './drift-monitoring';
 export { registerDriftMetrics } from './drift-metrics';
 export { type FeatureReport, type ModelMonitoringReport, type MonitoringRoutesOptions, type TensorReport, type VersionReport, monitoringRoutes, versionReport } from './monitoring-routes';
-export { type MonitoringOptions, monitoring } from './monitoring-extension';
+export { type MonitoringExtension, type MonitoringOptions, monitoring } from './monitoring-extension';
 export { type ProfileVersionOptions, type ProfiledVersion, REDUCTION_PARAMETER, type ReferenceBatches, parseReduction, profileVersion } from './profile-version';
 export { DATA_CONTENT_TYPE, type InferenceMeta, PayloadEvent, type PayloadEventSource, type PayloadEventType, type PayloadExtensions, REQUEST_EVENT_TYPE, RESPONSE_EVENT_TYPE, SPEC_VERSION, payloadEvents } from './cloud-events';
 export { FileSink, type FileSinkOptions, HttpSink, type HttpSinkOptions, type PayloadSink, PayloadSinkError, type SinkFailure } from './payload-sinks';
 export { DROP_REASONS, type DropReason, type PayloadDrop, type PayloadLogMode, type PayloadLogStats, PayloadLogger, type PayloadLoggerOptions, type PayloadSinkStats } from './payload-log';
 export { type PayloadLoggingOptions, payloadLogging } from './payload-logging';
+export { type PredictionStoreOptions, PredictionStore, type Taken } from './prediction-store';
+export { type FeedbackFigures, FeedbackWindow, type FeedbackWindowOptions } from './feedback-window';
+export { type FeedbackBody, type FeedbackResult, GroundTruth, type GroundTruthOptions, type VersionFeedback } from './ground-truth';
+export { registerFeedbackMetrics } from './feedback-metrics';
+export { type FeedbackRoutesOptions, feedbackRoutes } from './feedback-routes';

@@ -40,3 +40,4 @@ export { type FeedbackFigures, FeedbackWindow, type FeedbackWindowOptions } from
 export { type FeedbackBody, type FeedbackResult, GroundTruth, type GroundTruthOptions, type VersionFeedback } from './ground-truth';
 export { registerFeedbackMetrics } from './feedback-metrics';
 export { type FeedbackRoutesOptions, feedbackRoutes } from './feedback-routes';
+export { MONITORING_PROTO, MONITORING_SERVICE, addFeedbackService, monitoringProtocol } from './feedback-grpc';

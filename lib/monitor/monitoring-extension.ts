@@ -11,6 +11,7 @@ import { monitoringRoutes } from './monitoring-routes';
 import { GroundTruth, type GroundTruthOptions } from './ground-truth';
 import { registerFeedbackMetrics } from './feedback-metrics';
 import { feedbackRoutes } from './feedback-routes';
+import { addFeedbackService } from './feedback-grpc';
 
 /** Options of {@link monitoring}: those of the drift monitoring (its log is the server's), and of ground truth. */
 export interface MonitoringOptions extends Omit<DriftMonitoringOptions, 'log'> {
@@ -44,6 +45,7 @@ export function monitoring(options: MonitoringOptions = {}): MonitoringExtension
           await app.register(monitoringRoutes, { ...guards, monitoring: drift, server: core });
           await app.register(feedbackRoutes, { ...guards, truth, server: core });
         },
+        grpc: (server, unary) => addFeedbackService(server, truth, unary),
         close: async () => {
           unobserve();
           unobserveTruth();

@@ -13,7 +13,7 @@ import { InferenceServer } from './inference-server';
 import { type HttpLimits, requireBearer, v2Routes } from './http/v2-routes';
 import type { ModelControl } from './repository/model-repository';
 import { RepositoryWatcher } from './repository/repository-watcher';
-import { addInferenceService } from './grpc/grpc-service';
+import { type UnaryRpc, addInferenceService, unaryRpc } from './grpc/grpc-service';
 import { ServerMetrics } from './metrics/server-metrics';
 import { type MetricsListener, listenMetrics } from './metrics/metrics-listener';
 
@@ -37,6 +37,8 @@ export interface RouteGuards {
 export interface StartedExtension {
   /** HTTP routes, mounted beside the v2 routes (the guards are for their `onRequest`). */
   readonly routes?: FastifyPluginAsync<RouteGuards>;
+  /** gRPC services, added beside the inference service (`unary` makes handlers that check the tokens as it does). Not called without gRPC. */
+  grpc?(server: grpc.Server, unary: UnaryRpc): void;
   /** Called when the server closes, before the models are unloaded. */
   close?(): Promise<void>;
 }
@@ -195,7 +197,9 @@ export async function createServer(options: ServerOptions): Promise<ModelServer>
   let grpcServer: grpc.Server | undefined;
   if (options.grpcPort !== false) {
     grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': bodyLimit, 'grpc.max_send_message_length': 2 ** 31 - 1 });
-    addInferenceService(grpcServer, core, { token: options.token, adminToken: options.adminToken });
+    const tokens = { token: options.token, adminToken: options.adminToken };
+    addInferenceService(grpcServer, core, tokens);
+    for (const e of started) e.grpc?.(grpcServer, unaryRpc(tokens));
   }
   const host = options.host ?? '127.0.0.1';
   const hostPart = host.includes(':') ? `[${host}]` : host;

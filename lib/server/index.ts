@@ -22,7 +22,7 @@ export { createServer, type ModelServer, type ServerAddresses, type ServerOption
 export { InferenceServer, EXTENSIONS, type RoutedRequest, type InferenceServerOptions, type ModelMetadataResponse, type ServerMetadataResponse, type TensorMetadata } from './inference-server';
 export { v2Routes, type HttpLimits, type V2RoutesOptions } from './http/v2-routes';
 export { v1Routes, type V1RoutesOptions } from './http/v1-routes';
-export { addInferenceService, type GrpcServiceOptions } from './grpc/grpc-service';
+export { addInferenceService, type GrpcServiceOptions, type RpcAuth, type UnaryRpc, unaryRpc } from './grpc/grpc-service';
 export { inferenceProtocol, type InferenceProtocol } from './grpc/proto';
 export { writeExampleRepository } from './example-repository';
 export type { HandlerContext, HandlerModule } from './handlers/handler-pool';

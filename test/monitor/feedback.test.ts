@@ -6,10 +6,12 @@
  * and every bad feedback answered with its reason.
  */
 import { rmSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type ModelServer, createServer } from '../../lib/server/create-server';
 import { monitoring } from '../../lib/monitor/monitoring-extension';
+import { monitoringProtocol } from '../../lib/monitor/feedback-grpc';
 import { PredictionStore } from '../../lib/monitor/prediction-store';
 import { FeedbackWindow } from '../../lib/monitor/feedback-window';
 import { T } from '../helpers/onnx-model';
@@ -60,12 +62,13 @@ Feedback('the window: accuracy, MAE, RMSE and mean reward over the last `size` o
 let repo = '';
 let server: ModelServer;
 let http = '';
+let grpcAddress = '';
 let metricsUrl = '';
 
 Feedback.before(async () => {
   repo = writeRepository({ m: { versions: { 1: identity2Model(T.FLOAT), 2: flipModel() }, config: 'name: "m"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 8\nversion_policy: { all: {} }\n' } });
-  server = await createServer({ repository: repo, httpPort: 0, grpcPort: false, metricsPort: 0, log: memoryLog().log, extensions: [monitoring({ feedback: { store: { maxEntries: 100 } } })] });
-  ({ http, metrics: metricsUrl = '' } = await server.listen());
+  server = await createServer({ repository: repo, httpPort: 0, grpcPort: 0, metricsPort: 0, log: memoryLog().log, extensions: [monitoring({ feedback: { store: { maxEntries: 100 } } })] });
+  ({ http, grpc: grpcAddress = '', metrics: metricsUrl = '' } = await server.listen());
 });
 
 Feedback.after(async () => {
@@ -154,6 +157,31 @@ Feedback('bad feedback: each answered with its reason, nothing recorded; the sto
   for (let i = 0; i < 110; i++) await infer(2, `f-${i}`, [[1, 0]]);
   assert.is((await feedback({ id: 'f-9', truth: 0 })).status, 404);
   assert.is((await feedback({ id: 'f-10', truth: 0 })).status, 200);
+});
+
+Feedback('over gRPC: onnx_native.Monitoring/ModelFeedback beside the inference service, its errors as statuses', async () => {
+  const { Client } = monitoringProtocol();
+  const client = new Client(grpcAddress, grpc.credentials.createInsecure());
+  const call = (request: Record<string, unknown>) =>
+    new Promise<{ err: grpc.ServiceError | null; response: Record<string, unknown> | undefined }>((resolve) =>
+      (client as unknown as Record<string, (r: unknown, cb: (err: grpc.ServiceError | null, response?: Record<string, unknown>) => void) => void>).ModelFeedback(request, (err, response) => resolve({ err, response })),
+    );
+  try {
+    await infer(1, 'g1', [[0, 1], [1, 0]]);
+    // google.protobuf.Value as protobufjs spells it (camelCase, whatever keepCase says).
+    const truth = { listValue: { values: [{ numberValue: 1 }, { numberValue: 1 }] } };
+    const ok = await call({ model_name: 'm', id: 'g1', truth, reward: 0.5 });
+    assert.is(ok.err, null);
+    const { _correct, _reward, ...fields } = ok.response ?? {}; // proto3 optional's synthetic oneofs
+    assert.equal(fields, { id: 'g1', model_name: 'm', model_version: '1', route: 'version', output: 'y', rows: 2, correct: 1, reward: 0.5 });
+    const again = await call({ model_name: 'm', id: 'g1', truth });
+    assert.is(again.err?.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(again.err?.details ?? '', /was given already/);
+    const unknown = await call({ model_name: 'm', id: 'nope', truth: { numberValue: 0 } });
+    assert.is(unknown.err?.code, grpc.status.NOT_FOUND);
+  } finally {
+    client.close();
+  }
 });
 
 Feedback.run();

@@ -37,6 +37,42 @@ export interface GrpcServiceOptions {
 type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown>;
 type Callback = grpc.sendUnaryData<unknown>;
 
+/** Who an rpc is for: the health checks for anyone, inference for the user's token, the repository for the admin's. */
+export type RpcAuth = 'none' | 'user' | 'admin';
+
+/**
+ * A unary rpc's handler from `answer` (which may throw or reject): the bearer token is
+ * checked first as `auth` says, and a ProtocolError becomes the call's status. For the
+ * services of extensions too (the monitoring's feedback), so they answer as this one.
+ */
+export type UnaryRpc = (answer: (request: Record<string, unknown>, metadata: grpc.Metadata) => unknown, auth?: RpcAuth) => grpc.handleUnaryCall<Record<string, unknown>, unknown>;
+
+/** {@link UnaryRpc} with the tokens of `options`. */
+export function unaryRpc(options: GrpcServiceOptions): UnaryRpc {
+  return (answer, auth = 'user') =>
+    (call: Call, callback: Callback): void => {
+      Promise.resolve()
+        .then(() => {
+          if (auth !== 'none') checkBearer(call.metadata, auth === 'admin' ? (options.adminToken ?? options.token) : options.token);
+          return answer(call.request, call.metadata);
+        })
+        .then(
+          (response) => callback(null, response),
+          (err: unknown) => callback(statusOf(err)),
+        );
+    };
+}
+
+/** Throws UNAUTHENTICATED unless `metadata` has `authorization: Bearer <token>` (no token: passes). */
+function checkBearer(metadata: grpc.Metadata, token: string | undefined): void {
+  if (token === undefined) return;
+  const value = metadata.get('authorization')[0];
+  const given = typeof value === 'string' ? value : undefined;
+  if (!bearerMatches(given, token)) {
+    throw new ProtocolError(given === undefined ? 'this rpc needs "authorization: Bearer <token>" metadata' : 'the bearer token is not valid for this rpc', 'UNAUTHENTICATED');
+  }
+}
+
 /**
  * Adds the inference service to `grpcServer`, answering from `server`.
  *
@@ -48,29 +84,7 @@ type Callback = grpc.sendUnaryData<unknown>;
  * ```
  */
 export function addInferenceService(grpcServer: grpc.Server, server: InferenceServer, options: GrpcServiceOptions = {}): void {
-  const check = (metadata: grpc.Metadata, admin: boolean): void => {
-    const token = admin ? (options.adminToken ?? options.token) : options.token;
-    if (token === undefined) return;
-    const value = metadata.get('authorization')[0];
-    const given = typeof value === 'string' ? value : undefined;
-    if (!bearerMatches(given, token)) {
-      throw new ProtocolError(given === undefined ? 'this rpc needs "authorization: Bearer <token>" metadata' : 'the bearer token is not valid for this rpc', 'UNAUTHENTICATED');
-    }
-  };
-  /** A unary rpc: `answer` may throw or reject; its ProtocolError becomes the status. */
-  const unary =
-    (answer: (request: Record<string, unknown>, metadata: grpc.Metadata) => unknown, auth: 'none' | 'user' | 'admin' = 'user') =>
-    (call: Call, callback: Callback): void => {
-      Promise.resolve()
-        .then(() => {
-          if (auth !== 'none') check(call.metadata, auth === 'admin');
-          return answer(call.request, call.metadata);
-        })
-        .then(
-          (response) => callback(null, response),
-          (err: unknown) => callback(statusOf(err)),
-        );
-    };
+  const unary = unaryRpc(options);
   const str = (v: unknown): string => (typeof v === 'string' ? v : '');
   const unimplemented = (what: string) => (_call: Call, callback: Callback) =>
     callback({ code: grpc.status.UNIMPLEMENTED, details: `${what} is not supported by this server` });
@@ -103,7 +117,7 @@ export function addInferenceService(grpcServer: grpc.Server, server: InferenceSe
         if (ended && pending === 0) call.end();
       };
       try {
-        check(call.metadata, false);
+        checkBearer(call.metadata, options.token);
       } catch (err) {
         call.emit('error', statusOf(err));
         return;

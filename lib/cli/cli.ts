@@ -52,10 +52,11 @@ Commands:
       [--log-requests S]               --log-requests S: log a share S (0 to 1) of requests.
       [--monitoring off]               Drift monitoring of each version with a
       [--monitor-rate N]               reference-profile.json (on; at most N requests a
-                                       second a version, default 200).
+                                       second a version, default 100).
       [--payload-log-url URL]          Payload logging: requests and responses as
       [--payload-log-file F]           CloudEvents (KServe's) to an HTTP sink, a JSON-lines
       [--payload-log-sample S]         file (rotated at 64 MiB), a share S of requests (1).
+      [--dashboard]                    A live dashboard page at /dashboard (admin token).
   profile REPO/MODEL[/VERSION]         A version's reference profile for drift monitoring,
       --data F [--data F ...]          from reference data run through it: .npy files (a
       [--output FILE]                  batch each; named after their input for models of
@@ -105,7 +106,7 @@ function parseArgs(argv: string[]): Args {
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed', 'example', 'clear'].includes(name);
+    const boolean = ['types', 'help', 'version', 'fp16', 'int8', 'embed', 'example', 'clear', 'dashboard'].includes(name);
     const value = inline ?? (boolean ? 'true' : argv[++i]);
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, [...(flags.get(name) ?? []), value]);
@@ -290,6 +291,7 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     payloadLogUrl: flag(args, 'payload-log-url'),
     payloadLogFile: flag(args, 'payload-log-file'),
     payloadLogSample: payloadSample === undefined ? undefined : Number(payloadSample),
+    dashboard: flag(args, 'dashboard') === 'true',
   };
 }
 

@@ -13,6 +13,7 @@ import { writeExampleRepository } from '../server/example-repository';
 import { lifecycle } from '../lifecycle/lifecycle-extension';
 import { monitoring } from '../monitor/monitoring-extension';
 import { payloadLogging } from '../monitor/payload-logging';
+import { dashboard } from '../monitor/dashboard-extension';
 
 /** The command's options, from its flags. */
 export interface ServeFlags {
@@ -44,6 +45,8 @@ export interface ServeFlags {
   readonly payloadLogFile?: string;
   /** The share of requests payload-logged (default 1). */
   readonly payloadLogSample?: number;
+  /** Serve the live dashboard page at /dashboard (behind the admin token when there is one). */
+  readonly dashboard?: boolean;
 }
 
 function readToken(file: string | undefined): string | undefined {
@@ -73,6 +76,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   if (repository === undefined) throw new Error('serve needs a model repository folder (or --example)');
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const log = pino({ level: flags.logLevel });
+  const monitor = flags.monitoring === false ? undefined : monitoring({ maxPerSecond: flags.monitorRate });
   const options: ServerOptions = {
     repository,
     host: flags.host,
@@ -84,7 +88,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
     loadModels: flags.loadModels,
     extensions: [
       lifecycle({ stateDir: flags.stateDir }),
-      ...(flags.monitoring === false ? [] : [monitoring({ maxPerSecond: flags.monitorRate })]),
+      ...(monitor === undefined ? [] : [monitor]),
+      ...(flags.dashboard === true ? [dashboard({ monitoring: monitor })] : []),
       ...(flags.payloadLogUrl === undefined && flags.payloadLogFile === undefined
         ? []
         : [payloadLogging({ url: flags.payloadLogUrl, file: flags.payloadLogFile, ...(flags.payloadLogSample !== undefined && { sampleRate: flags.payloadLogSample }) })]),

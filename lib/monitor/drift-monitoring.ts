@@ -38,7 +38,7 @@ export const DEFAULT_WINDOW: Readonly<Required<Pick<FeatureWindowOptions, 'size'
 export interface DriftMonitoringOptions {
   /** Every feature window's options (default {@link DEFAULT_WINDOW}, PSI bounds 0.1 and 0.25). */
   readonly window?: FeatureWindowOptions;
-  /** Requests observed a second, per version, at most (default 200). */
+  /** Requests observed a second, per version, at most (default 100: a window of 1000 spans 10 s or more of traffic, and observing costs a few % of a core at most). */
   readonly maxPerSecond?: number;
   /** Observed requests waiting to be reduced, at most, across versions (default 256). */
   readonly maxPending?: number;
@@ -144,7 +144,7 @@ export class DriftMonitoring implements ServingObserver {
   constructor(options: DriftMonitoringOptions = {}) {
     this.#options = options;
     this.#window = { ...DEFAULT_WINDOW, ...options.window };
-    this.#maxPerSecond = positive(options.maxPerSecond ?? 200, 'maxPerSecond');
+    this.#maxPerSecond = positive(options.maxPerSecond ?? 100, 'maxPerSecond');
     this.#maxPending = positive(options.maxPending ?? 256, 'maxPending');
     const every = options.checkEveryMs ?? 10_000;
     if (!(every >= 0)) throw new RangeError(`checkEveryMs must be 0 or more, got ${every}`);

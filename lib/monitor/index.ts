@@ -17,7 +17,8 @@
  * - payload-logging.ts: it as a server extension, with its metrics;
  * - prediction-store.ts, feedback-window.ts, ground-truth.ts: ground truth matched to kept
  *   predictions by id, accuracy and errors over a window; feedback-routes.ts and
- *   feedback-metrics.ts: its HTTP API and Prometheus series.
+ *   feedback-metrics.ts: its HTTP API and Prometheus series; feedback-grpc.ts: its gRPC service;
+ * - dashboard-data.ts, dashboard-page.ts, dashboard-extension.ts: the live dashboard page.
  */
 export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';
 export { jensenShannonDistance, normedWasserstein, populationStabilityIndex } from './drift-statistics';
@@ -41,3 +42,4 @@ export { type FeedbackBody, type FeedbackResult, GroundTruth, type GroundTruthOp
 export { registerFeedbackMetrics } from './feedback-metrics';
 export { type FeedbackRoutesOptions, feedbackRoutes } from './feedback-routes';
 export { MONITORING_PROTO, MONITORING_SERVICE, addFeedbackService, monitoringProtocol } from './feedback-grpc';
+export { type DashboardOptions, dashboard } from './dashboard-extension';

@@ -70,6 +70,37 @@ function reader(t: PlainTensor): (i: number) => number {
   return (i) => Number(data[i]);
 }
 
+/** Data whose elements read as numbers by index: the typed arrays other than float16's and bfloat16's bits and the 64-bit integers. */
+type DirectData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
+
+/** `t`'s data when its elements are numbers as they are, for the loops that read every element (a closure a read costs 8x on an image). */
+function directData(t: PlainTensor): DirectData | undefined {
+  if (t.type === 'float16' || t.type === 'bfloat16' || t.type === 'int64' || t.type === 'uint64') return undefined;
+  const d = t.data as unknown;
+  return ArrayBuffer.isView(d) && !(d instanceof DataView) ? (d as DirectData) : undefined;
+}
+
+/**
+ * The sum of `data[start]` to `data[end - 1]`, in four running sums: one sum's additions
+ * wait for each other (a floating-point add's latency), four interleave; an image's
+ * channels take a third of the time.
+ */
+function sumOf(data: DirectData, start: number, end: number): number {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    a += data[i];
+    b += data[i + 1];
+    c += data[i + 2];
+    d += data[i + 3];
+  }
+  for (; i < end; i++) a += data[i];
+  return a + b + c + d;
+}
+
 /**
  * Calls `emit(feature, value)` for each feature of each row of `t` (its first dimension
  * the batch when `batched`): `feature` indexes {@link featureNames}'s list. String and
@@ -78,6 +109,7 @@ function reader(t: PlainTensor): (i: number) => number {
 export function reduceTensor(t: PlainTensor, batched: boolean, reduction: Reduction, emit: (feature: number, value: number) => void): void {
   if (t.type === 'string' || t.type === 'bool') return;
   const numberAt = reader(t);
+  const direct = directData(t);
   const rows = batched ? (t.dims[0] ?? 1) : 1;
   const row = batched ? t.dims.slice(1) : t.dims;
   const size = row.reduce((a, b) => a * b, 1);
@@ -108,7 +140,8 @@ export function reduceTensor(t: PlainTensor, batched: boolean, reduction: Reduct
           let sum = 0;
           for (let o = 0; o < outer; o++) {
             const start = base + (o * channels + c) * inner;
-            for (let i = 0; i < inner; i++) sum += numberAt(start + i);
+            if (direct !== undefined) sum += sumOf(direct, start, start + inner);
+            else for (let i = 0; i < inner; i++) sum += numberAt(start + i);
           }
           emit(c, sum / (outer * inner));
         }

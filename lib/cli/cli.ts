@@ -52,7 +52,8 @@ Commands:
       [--log-requests S]               --log-requests S: log a share S (0 to 1) of requests.
       [--monitoring off]               Drift monitoring of each version with a
       [--monitor-rate N]               reference-profile.json (on; at most N requests a
-                                       second a version, default 100).
+      [--profile-from-traffic N]       second a version, default 100); a version without
+                                       one captures it from its first N rows served.
       [--payload-log-url URL]          Payload logging: requests and responses as
       [--payload-log-file F]           CloudEvents (KServe's) to an HTTP sink, a JSON-lines
       [--payload-log-sample S]         file (rotated at 64 MiB), a share S of requests (1).
@@ -60,9 +61,11 @@ Commands:
   profile REPO/MODEL[/VERSION]         A version's reference profile for drift monitoring,
       --data F [--data F ...]          from reference data run through it: .npy files (a
       [--output FILE]                  batch each; named after their input for models of
-                                       several), .jsonl (a request body a line), folders of
+      [--learn-window N|off]           several), .jsonl (a request body a line), folders of
                                        them. Written where serve reads it (default: the
-                                       version folder's reference-profile.json).
+                                       version folder's reference-profile.json). With two
+                                       windows' worth of rows (N, default 1000), each
+                                       feature's thresholds are learned from them.
   rollout status MODEL                 A running server's versions of MODEL (states, model
   rollout rollback MODEL               cards, labels, default, history); move its default
   rollout promote MODEL [VERSION]      back to the version that served before; pin it at
@@ -266,6 +269,8 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
   if (monitoring !== 'on' && monitoring !== 'off') throw new UsageError(`--monitoring is on or off, got '${monitoring}'`);
   const monitorRate = integerFlag(args, 'monitor-rate');
   if (monitorRate === 0) throw new UsageError('--monitor-rate must be at least 1');
+  const captureRows = integerFlag(args, 'profile-from-traffic');
+  if (captureRows === 0) throw new UsageError('--profile-from-traffic must be at least 1');
   const payloadSample = flag(args, 'payload-log-sample');
   return {
     repository: args.positional[1],
@@ -288,6 +293,7 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
     logRequests: flag(args, 'log-requests') === undefined ? undefined : Number(flag(args, 'log-requests')),
     monitoring: monitoring === 'on',
     monitorRate,
+    captureRows,
     payloadLogUrl: flag(args, 'payload-log-url'),
     payloadLogFile: flag(args, 'payload-log-file'),
     payloadLogSample: payloadSample === undefined ? undefined : Number(payloadSample),
@@ -316,11 +322,14 @@ async function main(argv: string[]): Promise<number> {
   else if (command === 'profile') {
     const target = args.positional[1];
     if (target === undefined) throw new UsageError('profile needs REPO/MODEL or REPO/MODEL/VERSION');
+    const learn = flag(args, 'learn-window');
+    if (learn !== undefined && learn !== 'off' && !/^[1-9]\d*$/.test(learn)) throw new UsageError(`--learn-window is a window size or off, got '${learn}'`);
     const made = await (require('./profile') as { profile: typeof profileCommand })
-      .profile(target, args.flags.get('data') ?? [], flag(args, 'output'))
+      .profile(target, args.flags.get('data') ?? [], flag(args, 'output'), learn === undefined ? undefined : learn === 'off' ? false : Number(learn))
       .catch((err: unknown) => Promise.reject(new CommandError(err instanceof Error ? err.message : String(err))));
     const tensors = [...Object.entries(made.profile.inputs), ...Object.entries(made.profile.outputs)].map(([name, t]) => `${name} (${t.reduction.kind}, ${Object.keys(t.features).length} features)`);
-    console.log(`version ${made.version}: a profile of ${made.profile.rows} rows, ${tensors.join(', ')} -> ${made.path}`);
+    const learned = made.profile.learned === undefined ? 'fixed thresholds' : `thresholds learned for windows of ${made.profile.learned.window}`;
+    console.log(`version ${made.version}: a profile of ${made.profile.rows} rows, ${tensors.join(', ')}, ${learned} -> ${made.path}`);
   }
   else if (command === 'rollout') {
     const [, action, model, ...rest] = args.positional;

@@ -126,8 +126,11 @@ function progressBar(total: number): { read(bytes: number, rows: number): void; 
   };
 }
 
-/** Runs the command: `target` is REPO/MODEL or REPO/MODEL/VERSION. */
-export async function profile(target: string, data: readonly string[], output?: string): Promise<ProfiledVersion> {
+/**
+ * Runs the command: `target` is REPO/MODEL or REPO/MODEL/VERSION; `learnWindow` the
+ * window size to learn thresholds for (`false`: none; default the server's).
+ */
+export async function profile(target: string, data: readonly string[], output?: string, learnWindow?: number | false): Promise<ProfiledVersion> {
   if (data.length === 0) throw new Error('profile needs --data FILE|FOLDER (.npy or .jsonl files)');
   const parts = resolve(target).split(sep);
   const version = /^\d+$/.test(parts[parts.length - 1]) ? Number(parts.pop()) : undefined;
@@ -144,6 +147,7 @@ export async function profile(target: string, data: readonly string[], output?: 
       data: (inputNames) => dataBatches(files, inputNames, (bytes) => bar.read(bytes, rows)),
       onProgress: (n) => (rows = n),
       ...(output !== undefined && { output }),
+      ...(learnWindow !== undefined && { learnWindow }),
     });
   } finally {
     bar.done();

@@ -39,6 +39,8 @@ export interface ServeFlags {
   readonly monitoring?: boolean;
   /** Requests the monitoring observes a second, per version, at most. */
   readonly monitorRate?: number;
+  /** A version without a profile captures one from the first this many rows it serves. */
+  readonly captureRows?: number;
   /** Payload logging to this HTTP sink. */
   readonly payloadLogUrl?: string;
   /** Payload logging to this JSON-lines file. */
@@ -76,7 +78,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   if (repository === undefined) throw new Error('serve needs a model repository folder (or --example)');
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const log = pino({ level: flags.logLevel });
-  const monitor = flags.monitoring === false ? undefined : monitoring({ maxPerSecond: flags.monitorRate });
+  const monitor = flags.monitoring === false ? undefined : monitoring({ maxPerSecond: flags.monitorRate, captureRows: flags.captureRows });
   const options: ServerOptions = {
     repository,
     host: flags.host,

@@ -13,7 +13,7 @@
  * what is beyond is skipped and counted, never queued without bound.
  */
 import { isAbsolute, join, dirname } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { PlainTensor } from '../core/tensor';
 import type { InferRequest, InferResponse } from '../server/protocol/types';
@@ -21,7 +21,9 @@ import type { ServingObserver, ServingVersion, VersionObserver } from '../server
 import { type DriftState, FeatureWindow, type FeatureWindowOptions } from './feature-window';
 import { type ModelDrift, ModelMonitor, type MonitoredFeature } from './model-monitor';
 import { categoricalProfile } from './reference-profile';
-import { type ModelProfile, PROFILE_FILE, readModelProfile } from './model-profile';
+import { type ModelProfile, type ModelProfileBuilder, PROFILE_FILE, readModelProfile } from './model-profile';
+import type { Reduction } from './tensor-features';
+import { configReductions, versionProfileBuilder } from './version-profile';
 
 /** The configuration parameter naming a version's profile file (relative to the model's folder), instead of its folder's `reference-profile.json`. */
 export const PROFILE_PARAMETER = 'reference_profile';
@@ -46,10 +48,16 @@ export interface DriftMonitoringOptions {
   readonly checkEveryMs?: number;
   /** Where state changes and profile problems are logged. */
   readonly log?: Logger;
+  /**
+   * A version with no profile captures one from the first this many rows it answers (of
+   * the requests observed), writes it where a profile is looked for, and is monitored
+   * against it from then on. Default: none captured.
+   */
+  readonly captureRows?: number;
 }
 
 /** Whether a version is monitored, and why not. */
-export type MonitoringStatus = 'loading' | 'monitoring' | 'no_profile' | 'invalid_profile';
+export type MonitoringStatus = 'loading' | 'capturing' | 'monitoring' | 'no_profile' | 'invalid_profile';
 
 /** One serving version's monitoring. */
 export interface VersionMonitoring {
@@ -64,6 +72,8 @@ export interface VersionMonitoring {
   readonly observed: number;
   /** Requests left out: over the rate, or with too many waiting. */
   readonly skipped: number;
+  /** With `capturing`: the rows captured so far, and how many the profile takes. */
+  readonly captured?: { readonly rows: number; readonly of: number };
   /** The monitor, once the profile has loaded. */
   readonly monitor?: ModelMonitor;
 }
@@ -75,6 +85,8 @@ class MonitoredCopy implements VersionObserver {
   status: MonitoringStatus = 'loading';
   reason: string | undefined;
   monitor: ModelMonitor | undefined;
+  /** A profile being captured from the version's first requests. */
+  capture: { readonly rows: number; readonly reductions: ReadonlyMap<string, Reduction | undefined>; builder?: ModelProfileBuilder } | undefined;
   observed = 0;
   skipped = 0;
   /** The states last logged: the version's, and each tensor's. */
@@ -99,7 +111,7 @@ class MonitoredCopy implements VersionObserver {
   onBatch(): void {}
 
   onInference(request: InferRequest, response: InferResponse): void {
-    if (this.monitor !== undefined) this.owner.enqueue(this, request, response);
+    if (this.monitor !== undefined || this.capture !== undefined) this.owner.enqueue(this, request, response);
   }
 
   /** A token of the rate, if one is left. */
@@ -114,15 +126,21 @@ class MonitoredCopy implements VersionObserver {
     return true;
   }
 
-  /** Reduces an observed request into the monitor's windows. */
+  /** Reduces an observed request into the monitor's windows, or into the profile being captured. */
   reduce(request: InferRequest, response: InferResponse): void {
-    const monitor = this.monitor as ModelMonitor;
     const inputs: Record<string, PlainTensor> = {};
     const outputs: Record<string, PlainTensor> = {};
     for (const i of request.inputs) inputs[i.name] = i.tensor;
     for (const o of response.outputs) outputs[o.name] = o.tensor;
-    monitor.observe(inputs, outputs, this.served.plan.maxBatchSize > 0);
+    const batched = this.served.plan.maxBatchSize > 0;
     this.observed++;
+    if (this.monitor !== undefined) return this.monitor.observe(inputs, outputs, batched);
+    const capture = this.capture;
+    if (capture === undefined) return;
+    const tensors = { ...inputs, ...outputs };
+    capture.builder ??= versionProfileBuilder(this.served.plan, capture.reductions, tensors);
+    capture.builder.add(tensors, batched);
+    if (capture.builder.rows >= capture.rows) this.owner.captured(this);
   }
 }
 
@@ -146,6 +164,7 @@ export class DriftMonitoring implements ServingObserver {
     this.#window = { ...DEFAULT_WINDOW, ...options.window };
     this.#maxPerSecond = positive(options.maxPerSecond ?? 100, 'maxPerSecond');
     this.#maxPending = positive(options.maxPending ?? 256, 'maxPending');
+    if (options.captureRows !== undefined && !(Number.isInteger(options.captureRows) && options.captureRows >= 1)) throw new RangeError(`captureRows must be a whole number of 1 or more, got ${options.captureRows}`);
     const every = options.checkEveryMs ?? 10_000;
     if (!(every >= 0)) throw new RangeError(`checkEveryMs must be 0 or more, got ${every}`);
     // A window made once with the options, so that a mistake in them fails the server's start, not each version's load.
@@ -186,7 +205,14 @@ export class DriftMonitoring implements ServingObserver {
         (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' && !named ? false : Promise.reject(err)),
       );
       if (!exists) {
-        copy.status = 'no_profile';
+        const rows = this.#options.captureRows;
+        if (rows === undefined) {
+          copy.status = 'no_profile';
+          return;
+        }
+        copy.capture = { rows, reductions: configReductions(copy.model, copy.served.plan, copy.served.parameters) };
+        copy.status = 'capturing';
+        this.#options.log?.info({ model: copy.model, version: copy.version, rows }, 'capturing a reference profile from the first requests');
         return;
       }
       const profile = await readModelProfile(copy.profilePath);
@@ -199,6 +225,25 @@ export class DriftMonitoring implements ServingObserver {
       copy.reason = err instanceof Error ? err.message : String(err);
       this.#options.log?.error({ model: copy.model, version: copy.version, err: copy.reason }, `${where}: its reference profile cannot be used; the version serves unmonitored`);
     }
+  }
+
+  /**
+   * Called by a copy whose capture has its rows: makes its profile (thresholds learned
+   * for this monitoring's windows, when there are rows enough), monitors against it from
+   * now on, and writes it where profiles are looked for (a write that fails is logged:
+   * the profile still serves, until the version is loaded again).
+   */
+  captured(copy: MonitoredCopy): void {
+    const builder = copy.capture?.builder as ModelProfileBuilder;
+    copy.capture = undefined;
+    const profile = builder.build({ learnWindow: this.#window.size ?? DEFAULT_WINDOW.size });
+    copy.monitor = new ModelMonitor(profile, this.#window);
+    copy.status = 'monitoring';
+    const line = { model: copy.model, version: copy.version, rows: profile.rows, profile: copy.profilePath };
+    writeFile(copy.profilePath, JSON.stringify(profile)).then(
+      () => this.#options.log?.info(line, 'reference profile captured from traffic; drift monitoring started'),
+      (err: Error) => this.#options.log?.warn({ ...line, err: err.message }, 'reference profile captured from traffic but not written; drift monitoring started'),
+    );
   }
 
   /** Resolves once the profiles being read now have been (each version's status is then known). */
@@ -248,6 +293,7 @@ export class DriftMonitoring implements ServingObserver {
         profilePath: c.profilePath,
         observed: c.observed,
         skipped: c.skipped,
+        ...(c.capture !== undefined && { captured: { rows: c.capture.builder?.rows ?? 0, of: c.capture.rows } }),
         ...(c.monitor !== undefined && { monitor: c.monitor }),
       });
     }

@@ -33,9 +33,12 @@ export interface FeatureDrift {
   readonly wasserstein?: number;
 }
 
+/** A window's size unless told otherwise. */
+export const DEFAULT_WINDOW_SIZE = 1000;
+
 /** Options of a {@link FeatureWindow}. */
 export interface FeatureWindowOptions {
-  /** The values the window keeps, the newest (default 1000). */
+  /** The values the window keeps, the newest (default {@link DEFAULT_WINDOW_SIZE}). */
   readonly size?: number;
   /** Values older than this leave the window (default: none leave by age). */
   readonly maxAgeMs?: number;
@@ -65,7 +68,7 @@ export class FeatureWindow {
 
   constructor(profile: FeatureProfile, options: FeatureWindowOptions = {}) {
     this.profile = profile;
-    const size = options.size ?? 1000;
+    const size = options.size ?? DEFAULT_WINDOW_SIZE;
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`a window's size must be a whole number of 1 or more, got ${size}`);
     this.#options = { ...options, size, minCount: options.minCount ?? 100, psi: options.psi ?? PSI_THRESHOLDS, now: options.now ?? (() => performance.now()) };
     this.#counts = new Float64Array(profile.counts.length);

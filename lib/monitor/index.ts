@@ -31,7 +31,8 @@ export { DEFAULT_WINDOW, DriftMonitoring, type DriftMonitoringOptions, type Moni
 export { registerDriftMetrics } from './drift-metrics';
 export { type FeatureReport, type ModelMonitoringReport, type MonitoringRoutesOptions, type TensorReport, type VersionReport, monitoringRoutes, versionReport } from './monitoring-routes';
 export { type MonitoringExtension, type MonitoringOptions, monitoring } from './monitoring-extension';
-export { type ProfileVersionOptions, type ProfiledVersion, REDUCTION_PARAMETER, type ReferenceBatches, parseReduction, profileVersion } from './profile-version';
+export { type ProfileVersionOptions, type ProfiledVersion, type ReferenceBatches, profileVersion } from './profile-version';
+export { REDUCTION_PARAMETER, configReductions, parseReduction, versionProfileBuilder } from './version-profile';
 export { DATA_CONTENT_TYPE, type InferenceMeta, PayloadEvent, type PayloadEventSource, type PayloadEventType, type PayloadExtensions, REQUEST_EVENT_TYPE, RESPONSE_EVENT_TYPE, SPEC_VERSION, payloadEvents } from './cloud-events';
 export { FileSink, type FileSinkOptions, HttpSink, type HttpSinkOptions, type PayloadSink, PayloadSinkError, type SinkFailure } from './payload-sinks';
 export { DROP_REASONS, type DropReason, type PayloadDrop, type PayloadLogMode, type PayloadLogStats, PayloadLogger, type PayloadLoggerOptions, type PayloadSinkStats } from './payload-log';

@@ -5,7 +5,7 @@
  * every feature has too little).
  */
 import type { PlainTensor } from '../core/tensor';
-import { type DriftState, type FeatureDrift, FeatureWindow, type FeatureWindowOptions } from './feature-window';
+import { DEFAULT_WINDOW_SIZE, type DriftState, type FeatureDrift, FeatureWindow, type FeatureWindowOptions } from './feature-window';
 import type { ModelProfile, TensorProfile } from './model-profile';
 import type { FeatureProfile } from './reference-profile';
 import { featureNames, reduceTensor } from './tensor-features';
@@ -30,9 +30,18 @@ export class ModelMonitor {
   #misfits = 0;
   readonly #tensors: { name: string; side: 'input' | 'output'; profile: TensorProfile; features: string[]; windows: FeatureWindow[] }[] = [];
 
-  /** `options` go to every feature's window (size, age, minimum count, thresholds). */
+  /** Whether the windows judge by the profile's learned thresholds (else by `options`' fixed ones). */
+  readonly thresholds: 'learned' | 'fixed';
+
+  /**
+   * `options` go to every feature's window (size, age, minimum count, thresholds). The
+   * profile's learned thresholds replace the fixed ones when they were learned for
+   * windows of the size these have.
+   */
   constructor(profile: ModelProfile, options: FeatureWindowOptions = {}) {
     this.profile = profile;
+    const learned = profile.learned !== undefined && profile.learned.window === (options.size ?? DEFAULT_WINDOW_SIZE) ? profile.learned.features : undefined;
+    this.thresholds = learned === undefined ? 'fixed' : 'learned';
     for (const [side, tensors] of [
       ['input', profile.inputs],
       ['output', profile.outputs],
@@ -42,7 +51,8 @@ export class ModelMonitor {
         const windows = names.map((f) => {
           const feature = t.features[f.name];
           if (feature === undefined) throw new Error(`the profile of "${name}" has no feature "${f.name}" (its reduction makes ${names.map((n) => n.name).join(', ')})`);
-          return new FeatureWindow(feature, options);
+          const bounds = learned?.[f.name];
+          return new FeatureWindow(feature, bounds === undefined ? options : { ...options, psi: bounds.psi, jensenShannon: bounds.jensenShannon, ...(bounds.wasserstein !== undefined && { wasserstein: bounds.wasserstein }) });
         });
         this.#tensors.push({ name, side, profile: t, features: names.map((f) => f.name), windows });
       }

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PlainTensor } from '../core/tensor';
 import { type FeatureProfile, categoricalProfile, numericProfile } from './reference-profile';
+import { type LearnedThresholds, learnThresholds } from './learned-thresholds';
 import { type Reduction, defaultReduction, featureNames, reduceTensor } from './tensor-features';
 
 /** The file a profile is kept in, beside a version's model file. */
@@ -28,6 +29,20 @@ export interface ModelProfile {
   readonly rows: number;
   readonly inputs: Readonly<Record<string, TensorProfile>>;
   readonly outputs: Readonly<Record<string, TensorProfile>>;
+  /**
+   * Each feature's thresholds learned from the reference (learned-thresholds.ts), for
+   * windows of `window` values: absent when the reference had fewer than two windows' worth.
+   */
+  readonly learned?: { readonly window: number; readonly features: Readonly<Record<string, LearnedThresholds>> };
+}
+
+/** Options of {@link ModelProfileBuilder.build}. */
+export interface BuildOptions {
+  /**
+   * Learn each feature's thresholds for windows of this many values, when the reference
+   * has at least two windows' worth of rows (default: none learned).
+   */
+  readonly learnWindow?: number;
 }
 
 /** What a {@link ModelProfileBuilder} is told of a tensor. */
@@ -71,16 +86,26 @@ export class ModelProfileBuilder {
   }
 
   /** The profile of what was added; throws when a monitored tensor got no rows. */
-  build(): ModelProfile {
+  build(options: BuildOptions = {}): ModelProfile {
     const inputs: Record<string, TensorProfile> = {};
     const outputs: Record<string, TensorProfile> = {};
+    const window = options.learnWindow;
+    if (window !== undefined && !(Number.isInteger(window) && window >= 1)) throw new RangeError(`learnWindow must be a whole number of 1 or more, got ${window}`);
+    const learned: Record<string, LearnedThresholds> = {};
+    let learning = window !== undefined;
     for (const t of this.#tensors) {
       if (t.values[0]?.length === 0) throw new RangeError(`no rows of "${t.spec.name}" to profile`);
       const features: Record<string, FeatureProfile> = {};
-      t.names.forEach((f, i) => (features[f.name] = f.categorical ? categoricalProfile(t.values[i]) : numericProfile(t.values[i] as number[])));
+      t.names.forEach((f, i) => {
+        const profile = f.categorical ? categoricalProfile(t.values[i]) : numericProfile(t.values[i] as number[]);
+        features[f.name] = profile;
+        // A feature has a value a row: two windows' worth of rows, or nothing learned at all.
+        if (learning && t.values[i].length >= 2 * (window as number)) learned[f.name] = learnThresholds(profile, t.values[i], window as number);
+        else learning = false;
+      });
       (t.spec.output ? outputs : inputs)[t.spec.name] = { reduction: t.reduction, row: t.spec.row, features };
     }
-    return { format: 1, rows: this.#rows, inputs, outputs };
+    return { format: 1, rows: this.#rows, inputs, outputs, ...(learning && { learned: { window: window as number, features: learned } }) };
   }
 }
 
@@ -116,6 +141,20 @@ export function checkModelProfile(json: unknown, where: string): ModelProfile {
           fail(`feature "${name}".kind must be numeric or categorical`);
         }
       }
+    }
+  }
+  if (doc.learned !== undefined) {
+    const learned = object(doc.learned, '"learned"');
+    if (!(Number.isInteger(learned.window) && (learned.window as number) >= 1)) fail('learned.window must be a whole number of 1 or more');
+    const bounds = (v: unknown, what: string) => {
+      const b = object(v, what);
+      if (!(typeof b.warn === 'number' && typeof b.drift === 'number' && Number.isFinite(b.warn) && Number.isFinite(b.drift))) fail(`${what} must have numbers "warn" and "drift"`);
+    };
+    for (const [name, t] of Object.entries(object(learned.features, 'learned.features'))) {
+      const th = object(t, `learned.features["${name}"]`);
+      bounds(th.psi, `learned.features["${name}"].psi`);
+      bounds(th.jensenShannon, `learned.features["${name}"].jensenShannon`);
+      if (th.wasserstein !== undefined) bounds(th.wasserstein, `learned.features["${name}"].wasserstein`);
     }
   }
   return doc as unknown as ModelProfile;

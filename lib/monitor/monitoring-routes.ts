@@ -52,10 +52,14 @@ export interface VersionReport {
   readonly profile_rows?: number;
   readonly observed: number;
   readonly skipped: number;
+  /** With `capturing`: the rows captured so far, and how many the profile takes. */
+  readonly captured?: { readonly rows: number; readonly of: number };
   /** Tensors left out because their rows did not fit the profile. */
   readonly misfits?: number;
   /** The worst tensor's state (absent when not monitored). */
   readonly state?: DriftState;
+  /** Whether the windows judge by thresholds learned from the reference, or by the fixed ones. */
+  readonly thresholds?: 'learned' | 'fixed';
   readonly tensors: Readonly<Record<string, TensorReport>>;
 }
 
@@ -67,7 +71,15 @@ export interface ModelMonitoringReport {
 
 /** One version's report; `histograms` adds each feature's reference and live counts. */
 export function versionReport(v: VersionMonitoring, histograms = false): VersionReport {
-  const base = { version: String(v.version), status: v.status, ...(v.reason !== undefined && { reason: v.reason }), profile: v.profilePath, observed: v.observed, skipped: v.skipped };
+  const base = {
+    version: String(v.version),
+    status: v.status,
+    ...(v.reason !== undefined && { reason: v.reason }),
+    profile: v.profilePath,
+    observed: v.observed,
+    skipped: v.skipped,
+    ...(v.captured !== undefined && { captured: v.captured }),
+  };
   if (v.monitor === undefined) return { ...base, tensors: {} };
   const drift = v.monitor.drift();
   const charts = histograms ? v.monitor.histograms() : undefined;
@@ -83,7 +95,7 @@ export function versionReport(v: VersionMonitoring, histograms = false): Version
       ...(charts !== undefined && { reference: charts[name].reference, live: charts[name].live }),
     };
   }
-  return { ...base, profile_rows: v.monitor.profile.rows, misfits: v.monitor.misfits, state: drift.state, tensors };
+  return { ...base, profile_rows: v.monitor.profile.rows, misfits: v.monitor.misfits, state: drift.state, thresholds: v.monitor.thresholds, tensors };
 }
 
 /** Options of {@link monitoringRoutes}. */

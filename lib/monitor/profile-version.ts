@@ -7,8 +7,9 @@
  * profilePath). `onnx-native profile` is this over data files.
  *
  * Each tensor's reduction is its shape's default (tensor-features.ts), unless the
- * configuration's parameters name one: `monitor.<tensor>` set to `features`, `channels`
- * (axis 0 of a row) or `channels:<axis>`, `classes`, `values`, or `off` (not monitored).
+ * configuration's parameters name one (version-profile.ts): `monitor.<tensor>` set to
+ * `features`, `channels` (axis 0 of a row) or `channels:<axis>`, `classes`, `values`, or
+ * `off` (not monitored).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -16,9 +17,9 @@ import pino, { type Logger } from 'pino';
 import type { PlainTensor } from '../core/tensor';
 import { InferenceServer } from '../server/inference-server';
 import { DATATYPE_OF, type InferInput } from '../server/protocol/types';
-import { type ModelProfile, ModelProfileBuilder, type MonitoredTensor } from './model-profile';
-import { profilePath } from './drift-monitoring';
-import type { Reduction } from './tensor-features';
+import type { ModelProfile, ModelProfileBuilder } from './model-profile';
+import { DEFAULT_WINDOW, profilePath } from './drift-monitoring';
+import { configReductions, versionProfileBuilder } from './version-profile';
 
 /** Options of {@link profileVersion}. */
 export interface ProfileVersionOptions {
@@ -39,6 +40,12 @@ export interface ProfileVersionOptions {
   readonly output?: string | false;
   /** Where the repository's loading logs. Default: nowhere. */
   readonly log?: Logger;
+  /**
+   * Learn each feature's thresholds for the server's windows of this many values, when
+   * the data hold two windows' worth or more (default: the server's default window,
+   * 1000; `false`: none learned, the fixed PSI bounds apply).
+   */
+  readonly learnWindow?: number | false;
 }
 
 /** Batches of reference inputs by name. */
@@ -50,22 +57,6 @@ export interface ProfiledVersion {
   readonly version: number;
   /** Where it was written (absent with `output: false`). */
   readonly path?: string;
-}
-
-/** The parameter prefix that sets a tensor's reduction (`monitor.x`: `channels`). */
-export const REDUCTION_PARAMETER = 'monitor.';
-
-/** A tensor's reduction from a `monitor.<tensor>` parameter's value: undefined for `off`. */
-export function parseReduction(value: string, where: string): Reduction | undefined {
-  const [kind, axis] = value.trim().split(':');
-  if (kind === 'off') return undefined;
-  if (kind === 'channels') {
-    const a = axis === undefined ? 0 : Number(axis);
-    if (!Number.isInteger(a) || a < 0) throw new Error(`${where}: the channels' axis must be a whole number, got "${axis}"`);
-    return { kind: 'channels', axis: a };
-  }
-  if ((kind === 'features' || kind === 'classes' || kind === 'values') && axis === undefined) return { kind };
-  throw new Error(`${where} must be features, channels, channels:<axis>, classes, values or off, got "${value}"`);
 }
 
 /** Profiles a version of a model in a repository from reference data; writes the profile where the server reads it. */
@@ -83,13 +74,7 @@ export async function profileVersion(options: ProfileVersionOptions): Promise<Pr
     const batched = plan.maxBatchSize > 0;
     const config = core.modelConfig(options.model) as { parameters?: Record<string, { string_value: string }> };
     const parameters = config.parameters ?? {};
-    const reductions = new Map<string, Reduction | undefined>();
-    for (const [key, p] of Object.entries(parameters)) {
-      if (!key.startsWith(REDUCTION_PARAMETER)) continue;
-      const tensor = key.slice(REDUCTION_PARAMETER.length);
-      if (![...plan.inputs, ...plan.outputs].some((t) => t.name === tensor)) throw new Error(`parameter "${key}": model "${options.model}" has no input or output "${tensor}"`);
-      reductions.set(tensor, parseReduction(p.string_value, `parameter "${key}"`));
-    }
+    const reductions = configReductions(options.model, plan, parameters);
     let builder: ModelProfileBuilder | undefined;
     let rows = 0;
     const inputNames = plan.inputs.map((t) => t.name);
@@ -105,23 +90,15 @@ export async function profileVersion(options: ProfileVersionOptions): Promise<Pr
         const response = await served.infer({ model: options.model, version: String(served.version), inputs });
         const tensors: Record<string, PlainTensor> = { ...chunk };
         for (const o of response.outputs) tensors[o.name] = o.tensor;
-        // The tensors' rows from the first request: a dimension the configuration leaves open (-1) takes the data's.
-        builder ??= new ModelProfileBuilder(
-          [...plan.inputs.map((t) => [t, false] as const), ...plan.outputs.map((t) => [t, true] as const)]
-            .filter(([t]) => tensors[t.name] !== undefined && (!reductions.has(t.name) || reductions.get(t.name) !== undefined))
-            .map(([t, output]): MonitoredTensor => {
-              const dims = tensors[t.name].dims;
-              const reduction = reductions.get(t.name);
-              return { name: t.name, row: batched ? dims.slice(1) : dims, output, ...(reduction !== undefined && { reduction }) };
-            }),
-        );
+        builder ??= versionProfileBuilder(plan, reductions, tensors);
         builder.add(tensors, batched);
         rows = builder.rows;
         options.onProgress?.(rows);
       }
     }
     if (builder === undefined || rows === 0) throw new Error('the reference data hold no rows to profile');
-    const profile = builder.build();
+    const learnWindow = options.learnWindow === false ? undefined : (options.learnWindow ?? DEFAULT_WINDOW.size);
+    const profile = builder.build({ ...(learnWindow !== undefined && { learnWindow }) });
     if (options.output === false) return { profile, version: served.version };
     const path = options.output ?? profilePath(join(options.repository, options.model, String(served.version)), parameters);
     await mkdir(dirname(path), { recursive: true });

@@ -53,7 +53,8 @@ Profile('from a folder of .npy batches and JSON lines: written into the version 
   const result = cli('profile', join(repo, 'text_direction'), '--data', data);
   assert.is(result.status, 0, result.stderr);
   const path = join(repo, 'text_direction', '1', PROFILE_FILE);
-  assert.match(result.stdout, `version 1: a profile of 173 rows, x (channels, 3 features), ${OUTPUT} (classes, 2 features) -> ${path}`);
+  // 173 rows: too few to learn thresholds for windows of 1000.
+  assert.match(result.stdout, `version 1: a profile of 173 rows, x (channels, 3 features), ${OUTPUT} (classes, 2 features), fixed thresholds -> ${path}`);
   assert.match(result.stderr, /profiling: 100%, 173 rows/);
   const profile = await readModelProfile(path);
   assert.is(profile.rows, 173);
@@ -63,6 +64,15 @@ Profile('from a folder of .npy batches and JSON lines: written into the version 
   assert.ok(Math.abs(channel.mean) < 0.05, `channel mean ${channel.mean}`);
   // The classifier's answers on noise: its classes seen, and the confidence's quantiles.
   assert.is(profile.outputs[OUTPUT].features[`${OUTPUT}.class`].kind, 'categorical');
+  assert.is(profile.learned, undefined);
+  rmSync(path);
+  // Windows of 80: two windows' worth, thresholds learned for each feature.
+  const learning = cli('profile', join(repo, 'text_direction'), '--data', data, '--learn-window', '80');
+  assert.is(learning.status, 0, learning.stderr);
+  assert.match(learning.stdout, 'thresholds learned for windows of 80');
+  const learned = (await readModelProfile(path)).learned;
+  assert.is(learned?.window, 80);
+  assert.equal(Object.keys(learned?.features ?? {}).sort(), ['softmax_0.tmp_0.class', 'softmax_0.tmp_0.confidence', 'x.channel[0]', 'x.channel[1]', 'x.channel[2]']);
   rmSync(path);
 });
 

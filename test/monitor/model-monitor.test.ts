@@ -115,4 +115,42 @@ Monitor('a profile file that is not one is refused, naming what is wrong', () =>
   assert.throws(() => new ModelMonitor(mismatched), /has no feature "x\[1\]"/);
 });
 
+Monitor('thresholds learned from the reference (NannyML\'s mean + 3 std over its chunks) replace the fixed ones for windows of their size', () => {
+  const u = uniform(9);
+  // Near-normal values: the sum of 4 uniforms, centred (sd 0.577).
+  const draw = (n: number, shift: number) => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = u() + u() + u() + u() - 2 + shift;
+    return { type: 'float32' as const, dims: [n, 1], data };
+  };
+  const builder = new ModelProfileBuilder([{ name: 'x', row: [1], output: false }]);
+  builder.add({ x: draw(4000, 0) }, true);
+  assert.is(builder.build({ learnWindow: 2001 }).learned, undefined, 'under two windows of rows: none learned');
+  const profile = checkModelProfile(JSON.parse(JSON.stringify(builder.build({ learnWindow: 200 }))), 'p.json');
+  assert.is(profile.learned?.window, 200);
+  const psi = profile.learned?.features['x[0]'].psi as { warn: number; drift: number };
+  // A fair window of 200 against 12 bins: PSI about 0.058 on average, sd 0.025.
+  assert.ok(psi.warn > 0.06 && psi.warn < 0.15 && psi.drift > psi.warn && psi.drift < 0.2, JSON.stringify(psi));
+  const judge = (size: number, shift: number) => {
+    const m = new ModelMonitor(profile, { size, minCount: size });
+    const x = draw(size, shift);
+    for (let i = 0; i < size; i++) m.observe({ x: { ...x, dims: [1, 1], data: x.data.subarray(i, i + 1) } }, {}, true);
+    return { thresholds: m.thresholds, state: m.drift().state, psi: m.drift().features['x[0]'].psi };
+  };
+  const fair = judge(200, 0);
+  assert.is(fair.thresholds, 'learned');
+  assert.ok(fair.state !== 'drift', JSON.stringify(fair));
+  // A shift of 0.35 sd: PSI about 0.12 + 0.06, under the fixed 0.25, over the learned drift bound.
+  const shifted = judge(200, 0.2);
+  assert.is(shifted.state, 'drift', JSON.stringify(shifted));
+  const fixed = new ModelMonitor({ ...profile, learned: undefined }, { size: 200, minCount: 200 });
+  const x = draw(200, 0.2);
+  for (let i = 0; i < 200; i++) fixed.observe({ x: { ...x, dims: [1, 1], data: x.data.subarray(i, i + 1) } }, {}, true);
+  assert.is(fixed.thresholds, 'fixed');
+  assert.ok(fixed.drift().state !== 'drift', JSON.stringify(fixed.drift().features['x[0]']));
+  // Windows of another size than learned for: the fixed bounds.
+  assert.is(new ModelMonitor(profile, { size: 300 }).thresholds, 'fixed');
+  assert.throws(() => checkModelProfile({ ...profile, learned: { window: 0, features: {} } }, 'p.json'), /learned\.window must be a whole number/);
+});
+
 Monitor.run();

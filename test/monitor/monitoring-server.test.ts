@@ -11,7 +11,7 @@
  * has the arithmetic): the 0.1 warning is 1.8 deviations away for one feature, so the
  * fair phase asserts its largest PSI under the 0.25 drift bound and its state not drift.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -19,14 +19,15 @@ import * as assert from 'uvu/assert';
 import { createSession } from '../../lib/index';
 import type { PlainTensor } from '../../lib/core/tensor';
 import { type ModelServer, createServer } from '../../lib/server/create-server';
-import { ModelProfileBuilder, PROFILE_FILE, type ModelProfile } from '../../lib/monitor/model-profile';
+import { ModelProfileBuilder, PROFILE_FILE, type ModelProfile, readModelProfile } from '../../lib/monitor/model-profile';
+import { T } from '../helpers/onnx-model';
 import { monitoring } from '../../lib/monitor/monitoring-extension';
 import { DriftMonitoring } from '../../lib/monitor/drift-monitoring';
 import type { ModelMonitoringReport } from '../../lib/monitor/monitoring-routes';
 import type { ServingVersion } from '../../lib/server/model/serving-observer';
 import type { InferRequest, InferResponse } from '../../lib/server/protocol/types';
 import { CLS_MODEL, clsImage, seededUniform } from '../helpers/common';
-import { TEXT_DIRECTION, memoryLog, writeRepository } from '../helpers/model-repository';
+import { TEXT_DIRECTION, identity2Model, memoryLog, writeRepository } from '../helpers/model-repository';
 
 const Monitoring = suite('drift monitoring in the model server (PP-OCR classifier)');
 
@@ -210,6 +211,40 @@ Monitoring('the rate bound and the bound on tensors waiting: what is over them i
     drift.close();
   } finally {
     rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+Monitoring('a version without a profile captures one from its first requests (--profile-from-traffic), writes it, and is monitored against it', async () => {
+  const dir = writeRepository({ tab: { versions: { 1: identity2Model(T.FLOAT) }, config: 'name: "tab"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 16\n' } });
+  const captured = monitoring({ captureRows: 400, window: { size: 300, minCount: 300 }, checkEveryMs: 0 });
+  const { log: quiet, lines: logged } = memoryLog();
+  const tab = await createServer({ repository: dir, httpPort: 0, grpcPort: false, metricsPort: false, log: quiet, extensions: [captured] });
+  const { http: url } = await tab.listen();
+  const rows = async (n: number, shift: number) => {
+    for (let r = 0; r < n / 10; r++) {
+      const data = Array.from({ length: 20 }, () => u() + shift);
+      const res = await fetch(`${url}/v2/models/tab/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [10, 2], data }] }) });
+      assert.is(res.status, 200);
+    }
+  };
+  const status = async () => ((await (await fetch(`${url}/v2/models/tab/monitoring`)).json()) as ModelMonitoringReport).versions[0];
+  try {
+    assert.is((await status()).status, 'capturing');
+    await rows(200, 0);
+    assert.equal((await status()).captured, { rows: 200, of: 400 });
+    await rows(200, 0);
+    const path = join(dir, 'tab', '1', PROFILE_FILE);
+    for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.is((await readModelProfile(path)).rows, 400);
+    assert.is((await status()).status, 'monitoring');
+    assert.ok(logged.some((l) => l.msg === 'reference profile captured from traffic; drift monitoring started'));
+    await rows(300, 0);
+    assert.ok((await status()).state !== 'drift', JSON.stringify((await status()).tensors.x));
+    await rows(300, 0.5);
+    assert.is((await status()).tensors.x.state, 'drift');
+  } finally {
+    await tab.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

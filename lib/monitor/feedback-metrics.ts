@@ -1,6 +1,7 @@
 /**
  * Ground truth's Prometheus series, read from the windows when scraped:
  * - `onnx_native_accuracy{model,version}`: the share of classifications right over the window;
+ * - `onnx_native_route_accuracy{model,version,route}`: the same, of the requests routed each way;
  * - `onnx_native_prediction_error{model,version,statistic}`: `mae` and `rmse` of regressions;
  * - `onnx_native_reward{model,version}`: the mean reward;
  * - `onnx_native_feedback_samples{model,version,kind}`: what each figure is over
@@ -12,7 +13,7 @@
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import type { GroundTruth } from './ground-truth';
 
-const NAMES = ['onnx_native_accuracy', 'onnx_native_prediction_error', 'onnx_native_reward', 'onnx_native_feedback_samples', 'onnx_native_feedback_requests_total'];
+const NAMES = ['onnx_native_accuracy', 'onnx_native_route_accuracy', 'onnx_native_prediction_error', 'onnx_native_reward', 'onnx_native_feedback_samples', 'onnx_native_feedback_requests_total'];
 
 /** Adds the ground truth's series to `registry`; returns the function that removes them. */
 export function registerFeedbackMetrics(registry: Registry, truth: GroundTruth): () => void {
@@ -25,6 +26,18 @@ export function registerFeedbackMetrics(registry: Registry, truth: GroundTruth):
       collect() {
         this.reset();
         for (const v of truth.versions()) if (v.accuracy !== undefined) this.set({ model: v.model, version: String(v.version) }, v.accuracy);
+      },
+    }),
+    new Gauge({
+      name: 'onnx_native_route_accuracy',
+      help: "The share of a version's classifications right over the feedback window, by how their requests were routed to it (split, label, default, ...)",
+      labelNames: ['model', 'version', 'route'],
+      registers: [],
+      collect() {
+        this.reset();
+        for (const v of truth.versions()) {
+          for (const [route, f] of Object.entries(v.routes)) if (f.accuracy !== undefined) this.set({ model: v.model, version: String(v.version), route }, f.accuracy);
+        }
       },
     }),
     new Gauge({

@@ -78,7 +78,21 @@ export interface FeedbackResult {
 export interface VersionFeedback extends FeedbackFigures {
   readonly model: string;
   readonly version: number;
+  /** The same by how the requests were routed to the version (`split`, `label`, `default`...). */
+  readonly routes: Readonly<Record<string, FeedbackFigures>>;
 }
+
+/** A version's windows: all its feedback, and by route. */
+interface HeldWindows {
+  readonly window: FeedbackWindow;
+  readonly routes: Map<string, FeedbackWindow>;
+  copies: number;
+  readonly model: string;
+  readonly version: number;
+}
+
+/** What one judged row records. */
+type Judged = { readonly correct?: boolean; readonly absolute?: number; readonly squared?: number };
 
 /** Keeps predictions, matches ground truth to them, and keeps each version's figures. */
 export class GroundTruth implements ServingObserver {
@@ -86,7 +100,7 @@ export class GroundTruth implements ServingObserver {
   readonly #windowOptions: FeedbackWindowOptions;
   readonly #maxRowElements: number;
   /** Each serving version's window and loaded copies. */
-  readonly #windows = new Map<string, { window: FeedbackWindow; copies: number; model: string; version: number }>();
+  readonly #windows = new Map<string, HeldWindows>();
   /** Feedback requests by outcome. */
   readonly outcomes = { matched: 0, unknown: 0, taken: 0, invalid: 0 };
 
@@ -100,7 +114,7 @@ export class GroundTruth implements ServingObserver {
   versionServing(model: string, version: number): VersionObserver {
     const key = `${model}\0${version}`;
     const held = this.#windows.get(key);
-    if (held === undefined) this.#windows.set(key, { window: new FeedbackWindow(this.#windowOptions), copies: 1, model, version });
+    if (held === undefined) this.#windows.set(key, { window: new FeedbackWindow(this.#windowOptions), routes: new Map(), copies: 1, model, version });
     else held.copies++;
     const none = () => {};
     return {
@@ -172,7 +186,11 @@ export class GroundTruth implements ServingObserver {
       );
     }
     const p = taken.value;
-    const window = this.#windows.get(`${model}\0${p.version}`)?.window;
+    const held = this.#windows.get(`${model}\0${p.version}`);
+    let byRoute = held?.routes.get(p.route);
+    if (held !== undefined && byRoute === undefined) held.routes.set(p.route, (byRoute = new FeedbackWindow(this.#windowOptions)));
+    // Each figure goes to the version's window and to its route's.
+    const windows = held === undefined ? [] : [held.window, byRoute as FeedbackWindow];
     let result: FeedbackResult = { id: body.id, model, version: String(p.version), route: p.route, rows: 0 };
     if (body.truth !== undefined) {
       const output = body.output === undefined ? p.outputs[0] : p.outputs.find((o) => o.name === body.output);
@@ -183,7 +201,7 @@ export class GroundTruth implements ServingObserver {
       let correct = 0;
       let absolute = 0;
       const classifier = output.row > 1;
-      const judged: { correct?: boolean; absolute?: number; squared?: number }[] = truths.map((t, r) => {
+      const judged: Judged[] = truths.map((t, r) => {
         const values = output.values.subarray(r * output.row, (r + 1) * output.row);
         if (typeof t === 'number' && classifier) {
           if (!(Number.isInteger(t) && t >= 0 && t < output.row)) throw invalid(`row ${r}'s truth ${t} is no class of "${output.name}" (0 to ${output.row - 1})`);
@@ -204,17 +222,17 @@ export class GroundTruth implements ServingObserver {
       // Recorded once every row has been read: a bad row records none.
       for (const j of judged) {
         if (j.correct !== undefined) {
-          window?.addClassification(j.correct);
+          for (const w of windows) w.addClassification(j.correct);
           if (j.correct) correct++;
         } else {
-          window?.addError(j.absolute as number, j.squared as number);
+          for (const w of windows) w.addError(j.absolute as number, j.squared as number);
           absolute += j.absolute as number;
         }
       }
       result = { ...result, output: output.name, rows: truths.length, ...(judged.some((j) => j.correct !== undefined) ? { correct } : { absolute_error: absolute / truths.length }) };
     }
     if (typeof body.reward === 'number') {
-      window?.addReward(body.reward);
+      for (const w of windows) w.addReward(body.reward);
       result = { ...result, reward: body.reward };
     }
     this.#store.take(key);
@@ -226,7 +244,7 @@ export class GroundTruth implements ServingObserver {
   versions(model?: string): VersionFeedback[] {
     return [...this.#windows.values()]
       .filter((w) => model === undefined || w.model === model)
-      .map((w) => ({ model: w.model, version: w.version, ...w.window.figures() }))
+      .map((w) => ({ model: w.model, version: w.version, ...w.window.figures(), routes: Object.fromEntries([...w.routes].map(([route, r]) => [route, r.figures()])) }))
       .sort((a, b) => (a.model === b.model ? a.version - b.version : a.model < b.model ? -1 : 1));
   }
 }

@@ -110,6 +110,8 @@ function rowFits(profile: TensorProfile, row: readonly number[]): boolean {
   switch (reduction.kind) {
     case 'features':
       return row.reduce((a, b) => a * b, 1) === profile.row.reduce((a, b) => a * b, 1);
+    case 'centroid':
+      return row.reduce((a, b) => a * b, 1) === (reduction.centroid?.length ?? -1);
     case 'channels':
       return row.length === profile.row.length && row[reduction.axis] === profile.row[reduction.axis];
     default:

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { PlainTensor } from '../core/tensor';
 import { type FeatureProfile, categoricalProfile, numericProfile } from './reference-profile';
 import { type LearnedThresholds, learnThresholds } from './learned-thresholds';
-import { type Reduction, defaultReduction, featureNames, reduceTensor } from './tensor-features';
+import { type Reduction, cosineDistance, defaultReduction, featureNames, reduceTensor } from './tensor-features';
 
 /** The file a profile is kept in, beside a version's model file. */
 export const PROFILE_FILE = 'reference-profile.json';
@@ -57,14 +57,15 @@ export interface MonitoredTensor {
 
 /** Collects reference tensors, row by row, and makes a {@link ModelProfile} of them. */
 export class ModelProfileBuilder {
-  readonly #tensors: { spec: MonitoredTensor; reduction: Reduction; names: ReturnType<typeof featureNames>; values: (number | string)[][] }[];
+  readonly #tensors: { spec: MonitoredTensor; reduction: Reduction; names: ReturnType<typeof featureNames>; values: (number | string)[][]; rows?: Float64Array[] }[];
   #rows = 0;
 
   constructor(tensors: readonly MonitoredTensor[]) {
     this.#tensors = tensors.map((spec) => {
       const reduction = spec.reduction ?? defaultReduction(spec.row, spec.output);
       const names = featureNames(spec.name, spec.row, reduction);
-      return { spec, reduction, names, values: names.map(() => []) };
+      // An embedding's distances need the reference's centroid first: its rows are kept until build().
+      return { spec, reduction, names, values: names.map(() => []), ...(reduction.kind === 'centroid' && { rows: [] }) };
     });
   }
 
@@ -74,7 +75,14 @@ export class ModelProfileBuilder {
     for (const t of this.#tensors) {
       const tensor = tensors[t.spec.name];
       if (tensor === undefined) continue;
-      rows = Math.max(rows, batched ? (tensor.dims[0] ?? 1) : 1);
+      const n = batched ? (tensor.dims[0] ?? 1) : 1;
+      rows = Math.max(rows, n);
+      if (t.rows !== undefined) {
+        const size = t.spec.row.reduce((a, b) => a * b, 1);
+        const data = tensor.data as unknown as ArrayLike<number | bigint>;
+        for (let r = 0; r < n; r++) t.rows.push(Float64Array.from({ length: size }, (_, i) => Number(data[r * size + i])));
+        continue;
+      }
       reduceTensor(tensor, batched, t.reduction, (feature, value) => t.values[feature].push(t.names[feature].categorical ? String(value) : value));
     }
     this.#rows += rows;
@@ -94,6 +102,14 @@ export class ModelProfileBuilder {
     const learned: Record<string, LearnedThresholds> = {};
     let learning = window !== undefined;
     for (const t of this.#tensors) {
+      let reduction = t.reduction;
+      if (t.rows !== undefined) {
+        if (t.rows.length === 0) throw new RangeError(`no rows of "${t.spec.name}" to profile`);
+        const centroid = new Array<number>(t.rows[0].length).fill(0);
+        for (const row of t.rows) for (let i = 0; i < row.length; i++) centroid[i] += row[i] / t.rows.length;
+        t.values[0] = t.rows.map((row) => cosineDistance((i) => row[i], 0, centroid));
+        reduction = { kind: 'centroid', centroid };
+      }
       if (t.values[0]?.length === 0) throw new RangeError(`no rows of "${t.spec.name}" to profile`);
       const features: Record<string, FeatureProfile> = {};
       t.names.forEach((f, i) => {
@@ -103,13 +119,13 @@ export class ModelProfileBuilder {
         if (learning && t.values[i].length >= 2 * (window as number)) learned[f.name] = learnThresholds(profile, t.values[i], window as number);
         else learning = false;
       });
-      (t.spec.output ? outputs : inputs)[t.spec.name] = { reduction: t.reduction, row: t.spec.row, features };
+      (t.spec.output ? outputs : inputs)[t.spec.name] = { reduction, row: t.spec.row, features };
     }
     return { format: 1, rows: this.#rows, inputs, outputs, ...(learning && { learned: { window: window as number, features: learned } }) };
   }
 }
 
-const REDUCTIONS = new Set(['features', 'channels', 'classes', 'values']);
+const REDUCTIONS = new Set(['features', 'channels', 'classes', 'values', 'centroid']);
 
 /** Checks that `json` is a {@link ModelProfile} (read from `where`); throws naming what is wrong. */
 export function checkModelProfile(json: unknown, where: string): ModelProfile {
@@ -125,6 +141,7 @@ export function checkModelProfile(json: unknown, where: string): ModelProfile {
       const tp = object(t, `${side}.${tensor}`);
       const reduction = object(tp.reduction, `${side}.${tensor}.reduction`);
       if (!REDUCTIONS.has(reduction.kind as string)) fail(`${side}.${tensor}.reduction.kind must be one of ${[...REDUCTIONS].join(', ')}`);
+      if (reduction.kind === 'centroid') numbers(reduction.centroid, `${side}.${tensor}.reduction.centroid`);
       numbers(tp.row, `${side}.${tensor}.row`);
       for (const [name, f] of Object.entries(object(tp.features, `${side}.${tensor}.features`))) {
         const fp = object(f, `feature "${name}"`);

@@ -7,14 +7,22 @@
  * - `classes`: a classifier's scores: the predicted class (categorical) and the
  *   confidence, its top score;
  * - `values`: elements of the row pooled into one feature (a large tensor's overall
- *   distribution), at most {@link VALUES_PER_ROW} of them a row, evenly strided.
+ *   distribution), at most {@link VALUES_PER_ROW} of them a row, evenly strided;
+ * - `centroid`: an embedding's cosine distance to the reference's centroid (the mean of
+ *   its rows, which the profile keeps in the reduction).
  * {@link defaultReduction} picks one from the shape, as the config may override.
  */
 import type { PlainTensor } from '../core/tensor';
 import { bfloat16Value, float16Value } from '../server/protocol/float16';
 
 /** How a tensor is reduced to features. */
-export type Reduction = { readonly kind: 'features' } | { readonly kind: 'channels'; readonly axis: number } | { readonly kind: 'classes' } | { readonly kind: 'values' };
+export type Reduction =
+  | { readonly kind: 'features' }
+  | { readonly kind: 'channels'; readonly axis: number }
+  | { readonly kind: 'classes' }
+  | { readonly kind: 'values' }
+  /** `centroid` absent while a profile is being made (the builder computes it from the reference rows). */
+  | { readonly kind: 'centroid'; readonly centroid?: readonly number[] };
 
 /** Rows of at most this many elements get a feature per element by default. */
 export const MAX_ROW_FEATURES = 64;
@@ -56,7 +64,24 @@ export function featureNames(tensor: string, row: readonly number[], reduction: 
       ];
     case 'values':
       return [{ name: `${tensor}.values`, categorical: false }];
+    case 'centroid':
+      return [{ name: `${tensor}.centroid_distance`, categorical: false }];
   }
+}
+
+/** 1 - the cosine of the angle between `row` (elements `start` to `start + centroid.length` read by `at`) and `centroid`: 0 alike, 1 orthogonal, 2 opposite; 1 for a zero row. */
+export function cosineDistance(at: (i: number) => number, start: number, centroid: readonly number[]): number {
+  let dot = 0;
+  let rowNorm = 0;
+  let centroidNorm = 0;
+  for (let i = 0; i < centroid.length; i++) {
+    const v = at(start + i);
+    dot += v * centroid[i];
+    rowNorm += v * v;
+    centroidNorm += centroid[i] * centroid[i];
+  }
+  const norms = Math.sqrt(rowNorm * centroidNorm);
+  return norms === 0 ? 1 : 1 - dot / norms;
 }
 
 type NumericData = Exclude<PlainTensor['data'], readonly string[] | readonly boolean[]>;
@@ -129,6 +154,11 @@ export function reduceTensor(t: PlainTensor, batched: boolean, reduction: Reduct
         for (let i = 1; i < size; i++) if (numberAt(base + i) > numberAt(base + best)) best = i;
         emit(0, best);
         emit(1, numberAt(base + best));
+        break;
+      }
+      case 'centroid': {
+        if (reduction.centroid === undefined) throw new Error('a centroid reduction needs its centroid (a profile being made keeps the rows instead)');
+        emit(0, cosineDistance(numberAt, base, reduction.centroid));
         break;
       }
       case 'channels': {

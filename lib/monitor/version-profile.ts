@@ -21,8 +21,8 @@ export function parseReduction(value: string, where: string): Reduction | undefi
     if (!Number.isInteger(a) || a < 0) throw new Error(`${where}: the channels' axis must be a whole number, got "${axis}"`);
     return { kind: 'channels', axis: a };
   }
-  if ((kind === 'features' || kind === 'classes' || kind === 'values') && axis === undefined) return { kind };
-  throw new Error(`${where} must be features, channels, channels:<axis>, classes, values or off, got "${value}"`);
+  if ((kind === 'features' || kind === 'classes' || kind === 'values' || kind === 'centroid') && axis === undefined) return { kind };
+  throw new Error(`${where} must be features, channels, channels:<axis>, classes, values, centroid or off, got "${value}"`);
 }
 
 /** The reductions the configuration's parameters name, by tensor (undefined: `off`); throws naming a bad one. */

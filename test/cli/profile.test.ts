@@ -88,7 +88,7 @@ Profile('the configuration names reductions: values for the image, none for the 
     writeFileSync(config, `${original}\nparameters [ { key: "monitor.x" value: { string_value: "pixels" } } ]\n`);
     await profileVersion({ repository: repo, model: 'text_direction', data: [], output: false }).then(
       () => assert.unreachable('an unknown reduction'),
-      (err: Error) => assert.match(err.message, /parameter "monitor\.x" must be features, channels, channels:<axis>, classes, values or off, got "pixels"/),
+      (err: Error) => assert.match(err.message, /parameter "monitor\.x" must be features, channels, channels:<axis>, classes, values, centroid or off, got "pixels"/),
     );
   } finally {
     writeFileSync(config, original);

@@ -17,7 +17,7 @@ const Serve = suite('onnx-native serve');
 const CLI = join(root, 'dist', 'cli', 'cli.js');
 
 /** Starts the CLI; resolves once it prints its ready line, with the HTTP URL and the output so far. */
-function startServe(args: string[]): Promise<{ child: ChildProcess; http: string; grpc: string; output: () => string }> {
+function startServe(args: string[]): Promise<{ child: ChildProcess; http: string; grpc: string; metrics?: string; output: () => string }> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
@@ -25,10 +25,10 @@ function startServe(args: string[]): Promise<{ child: ChildProcess; http: string
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       // The metrics URL comes after gRPC's address, when there is one.
-      const ready = /^ready: HTTP (\S+), gRPC ([^\s,]+)(?:, metrics \S+)?$/m.exec(output);
+      const ready = /^ready: HTTP (\S+), gRPC ([^\s,]+)(?:, metrics (\S+))?$/m.exec(output);
       if (ready) {
         clearTimeout(timer);
-        resolve({ child, http: ready[1], grpc: ready[2], output: () => output });
+        resolve({ child, http: ready[1], grpc: ready[2], ...(ready[3] !== undefined && { metrics: ready[3] }), output: () => output });
       }
     };
     child.stdout?.on('data', onData);
@@ -73,8 +73,14 @@ Serve('the example repository serves; curl gets health, metadata and an inferenc
 });
 
 Serve('SIGTERM: ready turns false at once, new requests get 503, requests in flight all finish, exit 0', async () => {
-  const { child, http } = await startServe(['--example', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--log-level', 'warn']);
+  const { child, http, metrics } = await startServe(['--example', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--log-level', 'warn']);
   const code = exited(child);
+  /** Requests the classifier has taken: answered or pending (from /metrics). */
+  const taken = async () => {
+    const text = await (await fetch(metrics as string)).text();
+    const value = (prefix: string) => Number(text.split('\n').find((l) => l.startsWith(prefix))?.split(' ').pop() ?? 0);
+    return value('onnx_native_pending_requests{model="text_direction"') + value('onnx_native_requests_total{model="text_direction",version="1",outcome="success"');
+  };
   // Eight requests of 64 rows each: each a batch of its own, a few hundred ms apiece.
   const image = randomFloats(64 * 3 * 48 * 192, 4);
   const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [64, 3, 48, 192], parameters: { binary_data_size: image.byteLength } }] }));
@@ -85,8 +91,10 @@ Serve('SIGTERM: ready turns false at once, new requests get 503, requests in fli
       (err: unknown) => ({ status: -1, text: String(err) }),
     ),
   );
-  // Once the first answer is back, the others are inside the server.
+  // Once the server has taken all eight (their bodies uploaded and decoded: on a busy
+  // machine that can come after the first answer), and one has been answered.
   await Promise.race(inFlight);
+  for (let i = 0; i < 300 && (await taken()) < 8; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   child.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 50));
   const ready = await fetch(`${http}/v2/health/ready`);

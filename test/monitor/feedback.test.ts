@@ -122,12 +122,20 @@ Feedback('predictions matched by id: accuracy per version, a batch, a regression
   assert.is(figures[0].rmse, Math.sqrt(0.125));
   assert.is(figures[0].reward, 0.25);
   assert.equal([figures[1].classified, figures[1].accuracy], [10, 0]);
+  // By route: all of version 1's were named by version; a request naming none goes to the default, version 2.
+  assert.equal(Object.keys((figures[0] as unknown as { routes: object }).routes), ['version']);
+  const res2 = await fetch(`${http}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ id: 'd1', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [0, 1] }] }) });
+  assert.is(res2.status, 200);
+  assert.equal((await feedback({ id: 'd1', truth: 0 })).json, { id: 'd1', model: 'm', version: '2', route: 'default', output: 'y', rows: 1, correct: 1 });
+  assert.is(await series('onnx_native_route_accuracy', 'model="m",version="2",route="default"'), 1);
+  assert.is(await series('onnx_native_route_accuracy', 'model="m",version="2",route="version"'), 0);
+  assert.is(await series('onnx_native_route_accuracy', 'model="m",version="1",route="version"'), 12 / 13);
   assert.is(await series('onnx_native_accuracy', 'model="m",version="1"'), 12 / 13);
-  assert.is(await series('onnx_native_accuracy', 'model="m",version="2"'), 0);
+  assert.is(await series('onnx_native_accuracy', 'model="m",version="2"'), 1 / 11);
   assert.is(await series('onnx_native_prediction_error', 'model="m",version="1",statistic="mae"'), 0.25);
   assert.is(await series('onnx_native_reward', 'model="m",version="1"'), 0.25);
-  assert.is(await series('onnx_native_feedback_samples', 'model="m",version="2",kind="classified"'), 10);
-  assert.is(await series('onnx_native_feedback_requests_total', 'outcome="matched"'), 22);
+  assert.is(await series('onnx_native_feedback_samples', 'model="m",version="2",kind="classified"'), 11);
+  assert.is(await series('onnx_native_feedback_requests_total', 'outcome="matched"'), 23);
 });
 
 Feedback('bad feedback: each answered with its reason, nothing recorded; the store holds the newest 100', async () => {

@@ -115,6 +115,36 @@ Monitor('a profile file that is not one is refused, naming what is wrong', () =>
   assert.throws(() => new ModelMonitor(mismatched), /has no feature "x\[1\]"/);
 });
 
+Monitor('embeddings: the cosine distance to the reference centroid; a window of other directions drifts, the same stays ok', () => {
+  const u = uniform(13);
+  const D = 128;
+  // Rows around a direction: `direction` (a unit vector's coordinates) plus noise.
+  const around = (n: number, direction: (i: number) => number) => {
+    const data = new Float32Array(n * D);
+    for (let r = 0; r < n; r++) for (let i = 0; i < D; i++) data[r * D + i] = direction(i) + (u() - 0.5) * 0.15;
+    return { type: 'float32' as const, dims: [n, D], data };
+  };
+  const first = (i: number) => Math.cos(i) / 8;
+  const other = (i: number) => Math.sin(i * 3) / 8;
+  const builder = new ModelProfileBuilder([{ name: 'emb', row: [D], output: true, reduction: { kind: 'centroid' } }]);
+  builder.add({ emb: around(1000, first) }, true);
+  const profile = checkModelProfile(JSON.parse(JSON.stringify(builder.build())), 'p.json');
+  const reduction = profile.outputs.emb.reduction as { kind: 'centroid'; centroid: number[] };
+  assert.is(reduction.centroid.length, D);
+  // The centroid is the reference's mean: the direction, to the noise's 0.15 / sqrt(12 * 1000).
+  assert.ok(reduction.centroid.every((c, i) => Math.abs(c - first(i)) < 0.01), 'centroid off the direction');
+  assert.equal(Object.keys(profile.outputs.emb.features), ['emb.centroid_distance']);
+  const watch = (rows: ReturnType<typeof around>) => {
+    const m = new ModelMonitor(profile, { size: 300, minCount: 300 });
+    m.observe({}, { emb: rows }, true);
+    return m.drift().features['emb.centroid_distance'];
+  };
+  assert.ok(watch(around(300, first)).state !== 'drift', JSON.stringify(watch(around(300, first))));
+  const moved = watch(around(300, (i) => 0.6 * first(i) + 0.4 * other(i)));
+  assert.is(moved.state, 'drift', JSON.stringify(moved));
+  assert.throws(() => checkModelProfile({ ...profile, outputs: { emb: { ...profile.outputs.emb, reduction: { kind: 'centroid' } } } }, 'p.json'), /reduction\.centroid must be a list of numbers/);
+});
+
 Monitor('thresholds learned from the reference (NannyML\'s mean + 3 std over its chunks) replace the fixed ones for windows of their size', () => {
   const u = uniform(9);
   // Near-normal values: the sum of 4 uniforms, centred (sd 0.577).

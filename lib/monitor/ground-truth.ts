@@ -25,6 +25,11 @@ export interface GroundTruthOptions {
   readonly window?: FeedbackWindowOptions;
   /** Outputs with rows of more elements are not kept (default 1000). */
   readonly maxRowElements?: number;
+  /**
+   * Output elements kept at most across the store (default 4,000,000: 16 MB as float32):
+   * the oldest predictions go first, so that batches of large rows cannot grow it past this.
+   */
+  readonly maxElements?: number;
 }
 
 /** One output of a kept prediction: its rows' values. */
@@ -33,7 +38,7 @@ interface KeptOutput {
   readonly rows: number;
   /** Elements a row. */
   readonly row: number;
-  readonly values: Float64Array;
+  readonly values: Float32Array;
 }
 
 interface KeptPrediction {
@@ -105,7 +110,11 @@ export class GroundTruth implements ServingObserver {
   readonly outcomes = { matched: 0, unknown: 0, taken: 0, invalid: 0 };
 
   constructor(options: GroundTruthOptions = {}) {
-    this.#store = new PredictionStore(options.store);
+    this.#store = new PredictionStore<KeptPrediction>({
+      ...options.store,
+      maxWeight: options.maxElements ?? 4_000_000,
+      weigh: (p) => (p as KeptPrediction).outputs.reduce((n, o) => n + o.values.length, 0),
+    });
     this.#windowOptions = options.window ?? {};
     new FeedbackWindow(this.#windowOptions); // its options checked now, not at a version's start
     this.#maxRowElements = options.maxRowElements ?? 1000;
@@ -148,7 +157,7 @@ export class GroundTruth implements ServingObserver {
       const total = t.dims.reduce((a, b) => a * b, 1);
       const row = rows === 0 ? 0 : total / rows;
       if (row > this.#maxRowElements) continue;
-      const values = new Float64Array(total);
+      const values = new Float32Array(total);
       const data = t.data as unknown as ArrayLike<number | bigint>;
       for (let i = 0; i < total; i++) values[i] = Number(data[i]);
       outputs.push({ name: o.name, rows, row, values });

@@ -1,7 +1,7 @@
 /**
  * Recent predictions by request id, for ground truth that arrives later: bounded by count
- * (the oldest go first) and by age, whatever the flood of ids. A Map keeps insertion
- * order, so the oldest entry is always the first: eviction is O(1) a prediction.
+ * and by weight (the oldest go first) and by age, whatever the flood of ids. A Map keeps
+ * insertion order, so the oldest entry is always the first: eviction is O(1) a prediction.
  */
 
 /** Options of a {@link PredictionStore}. */
@@ -12,6 +12,10 @@ export interface PredictionStoreOptions {
   readonly maxAgeMs?: number;
   /** The clock, in ms (tests give their own). */
   readonly now?: () => number;
+  /** Each prediction's weight (its bytes, say), for `maxWeight` (default 1 each). */
+  readonly weigh?: (value: unknown) => number;
+  /** The weight kept at most (default: no bound beyond `maxEntries`). */
+  readonly maxWeight?: number;
 }
 
 /** What {@link PredictionStore.take} found. */
@@ -22,7 +26,10 @@ export class PredictionStore<T> {
   readonly maxEntries: number;
   readonly maxAgeMs: number;
   readonly #now: () => number;
-  readonly #entries = new Map<string, { value: T | undefined; at: number }>();
+  readonly maxWeight: number;
+  readonly #weigh: (value: T) => number;
+  #weight = 0;
+  readonly #entries = new Map<string, { value: T | undefined; at: number; weight: number }>();
 
   constructor(options: PredictionStoreOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
@@ -30,14 +37,31 @@ export class PredictionStore<T> {
     if (!(Number.isInteger(this.maxEntries) && this.maxEntries >= 1)) throw new RangeError(`maxEntries must be a whole number of 1 or more, got ${this.maxEntries}`);
     if (!(this.maxAgeMs > 0)) throw new RangeError(`maxAgeMs must be above 0, got ${this.maxAgeMs}`);
     this.#now = options.now ?? (() => performance.now());
+    this.maxWeight = options.maxWeight ?? Infinity;
+    if (!(this.maxWeight > 0)) throw new RangeError(`maxWeight must be above 0, got ${this.maxWeight}`);
+    this.#weigh = (options.weigh as ((value: T) => number) | undefined) ?? (() => 1);
   }
 
   /** Keeps `value` under `id` (a prediction kept before under the same id is replaced). */
   put(id: string, value: T): void {
-    this.#entries.delete(id);
-    this.#entries.set(id, { value, at: this.#now() });
+    this.#delete(id);
+    const weight = this.#weigh(value);
+    this.#entries.set(id, { value, at: this.#now(), weight });
+    this.#weight += weight;
     this.#expire();
-    while (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
+    while (this.#entries.size > this.maxEntries || (this.#weight > this.maxWeight && this.#entries.size > 1)) this.#delete(this.#entries.keys().next().value as string);
+  }
+
+  /** The weight kept now. */
+  get weight(): number {
+    return this.#weight;
+  }
+
+  #delete(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#weight -= entry.weight;
+    this.#entries.delete(id);
   }
 
   /** The prediction under `id`, as {@link PredictionStore.take} finds it, left in the store. */
@@ -58,8 +82,10 @@ export class PredictionStore<T> {
     if (entry === undefined) return { found: false, reason: 'unknown' };
     if (entry.value === undefined) return { found: false, reason: 'taken' };
     const value = entry.value;
-    // Kept as taken, in its place, so that it still leaves by count and age.
+    // Kept as taken, in its place, so that it still leaves by count and age; its weight goes now.
     entry.value = undefined;
+    this.#weight -= entry.weight;
+    entry.weight = 0;
     return { found: true, value };
   }
 
@@ -73,7 +99,7 @@ export class PredictionStore<T> {
     const oldest = this.#now() - this.maxAgeMs;
     for (const [id, entry] of this.#entries) {
       if (entry.at >= oldest) break;
-      this.#entries.delete(id);
+      this.#delete(id);
     }
   }
 }

@@ -14,6 +14,8 @@ import { monitoring } from '../../lib/monitor/monitoring-extension';
 import { monitoringProtocol } from '../../lib/monitor/feedback-grpc';
 import { PredictionStore } from '../../lib/monitor/prediction-store';
 import { FeedbackWindow } from '../../lib/monitor/feedback-window';
+import { GroundTruth } from '../../lib/monitor/ground-truth';
+import type { InferRequest, InferResponse } from '../../lib/server/protocol/types';
 import { T } from '../helpers/onnx-model';
 import { flipModel, identity2Model, memoryLog, writeRepository } from '../helpers/model-repository';
 
@@ -38,6 +40,21 @@ Feedback('the store keeps its bounds under a flood of ids: the newest by count, 
   assert.equal(store.take('id-99001'), { found: true, value: -1 });
   assert.equal(store.take('late'), { found: true, value: 7 });
   assert.throws(() => new PredictionStore({ maxEntries: 0 }), /maxEntries must be a whole number of 1 or more, got 0/);
+});
+
+Feedback('the store is bounded by the outputs it keeps too: batches of large rows cannot grow it past maxElements', () => {
+  const truth = new GroundTruth({ maxElements: 100 });
+  const observer = truth.versionServing('m', 1);
+  const batch = { model_name: 'm', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [10, 2], tensor: { type: 'float32', dims: [10, 2], data: new Float32Array(20).fill(1) } }] } as unknown as InferResponse;
+  for (let i = 0; i < 50; i++) observer.onInference?.({ model: 'm', id: `w${i}`, inputs: [] } as unknown as InferRequest, batch, 'default');
+  // 20 elements a prediction: 5 fit in 100.
+  assert.is(truth.kept, 5);
+  assert.throws(() => truth.feedback('m', { id: 'w44', truth: Array(10).fill(0) }), /no prediction of model "m" with id "w44"/);
+  assert.is(truth.feedback('m', { id: 'w45', truth: Array(10).fill(0) }).rows, 10);
+  // A taken prediction weighs nothing: room for one more, and nothing evicted (w45 is still known as taken).
+  observer.onInference?.({ model: 'm', id: 'w50', inputs: [] } as unknown as InferRequest, batch, 'default');
+  assert.throws(() => truth.feedback('m', { id: 'w45', truth: Array(10).fill(0) }), /was given already/);
+  assert.is(truth.feedback('m', { id: 'w46', truth: Array(10).fill(0) }).rows, 10);
 });
 
 Feedback('the window: accuracy, MAE, RMSE and mean reward over the last `size` of each kind, none too old', () => {

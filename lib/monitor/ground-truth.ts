@@ -99,6 +99,9 @@ interface HeldWindows {
 /** What one judged row records. */
 type Judged = { readonly correct?: boolean; readonly absolute?: number; readonly squared?: number };
 
+/** Feedback for a prediction that had it already (a 400, counted as `taken`). */
+class GivenAlready extends ProtocolError {}
+
 /** Keeps predictions, matches ground truth to them, and keeps each version's figures. */
 export class GroundTruth implements ServingObserver {
   readonly #store: PredictionStore<KeptPrediction>;
@@ -173,7 +176,8 @@ export class GroundTruth implements ServingObserver {
     try {
       return this.#feedback(model, body);
     } catch (err) {
-      if (err instanceof ProtocolError && err.status === 'INVALID_ARGUMENT') this.outcomes.invalid++;
+      // A truth for a prediction taken already is counted as `taken`, not also as invalid.
+      if (err instanceof ProtocolError && err.status === 'INVALID_ARGUMENT' && !(err instanceof GivenAlready)) this.outcomes.invalid++;
       throw err;
     }
   }
@@ -188,7 +192,7 @@ export class GroundTruth implements ServingObserver {
     const taken = this.#store.peek(key);
     if (!taken.found) {
       this.outcomes[taken.reason]++;
-      if (taken.reason === 'taken') throw invalid(`feedback for request "${body.id}" of model "${model}" was given already`);
+      if (taken.reason === 'taken') throw new GivenAlready(`feedback for request "${body.id}" of model "${model}" was given already`, 'INVALID_ARGUMENT');
       throw new ProtocolError(
         `no prediction of model "${model}" with id "${body.id}": predictions are kept for requests with an id, the last ${this.#store.maxEntries} for ${this.#store.maxAgeMs / 1000} s`,
         'NOT_FOUND',

@@ -14,7 +14,8 @@ const LIB = join(root, 'lib');
  * types, errors) is the bottom; batching/ (the batcher, over a runner it is given) sits on
  * it; runtime/ (ONNX Runtime, sessions, bindings, device memory) on both; gpu/ (engine
  * building), pool/, compat/ (onnxruntime-node's API) and cli/ on the runtime; server/ on
- * the runtime and the batcher, lifecycle/ (versions, rollbacks) and monitor/ (drift) on the server, cli/ on those; lib/index.ts,
+ * the runtime and the batcher, lifecycle/ (versions, rollbacks) and monitor/ (drift) on the server, optimize/ (quantization,
+ * float16, graph rewrites) on the runtime alone, cli/ on those; lib/index.ts,
  * the package's entry, on all.
  */
 const BELOW: Readonly<Record<string, readonly string[]>> = {
@@ -27,7 +28,8 @@ const BELOW: Readonly<Record<string, readonly string[]>> = {
   server: ['core', 'batching', 'runtime'],
   lifecycle: ['core', 'batching', 'runtime', 'server'],
   monitor: ['core', 'batching', 'runtime', 'server'],
-  cli: ['core', 'runtime', 'gpu', 'server', 'lifecycle', 'monitor'],
+  optimize: ['core', 'runtime'],
+  cli: ['core', 'runtime', 'gpu', 'server', 'lifecycle', 'monitor', 'optimize'],
   '.': ['core', 'batching', 'runtime', 'gpu', 'pool', 'compat', 'cli'],
 };
 

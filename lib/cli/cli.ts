@@ -20,6 +20,26 @@ import { type BuildEngineOptions, buildEngine } from '../gpu/engine';
 import type { serve as serveCommand } from './serve';
 import type { START_FLAGS as startFlags, rollout as rolloutCommand } from './rollout';
 import type { profile as profileCommand } from './profile';
+import type { optimize as optimizeCommand } from './optimize';
+import type { check as checkCommand } from './check';
+
+// Written out here rather than imported: optimize.ts (and onnx-proto) load only for `optimize`.
+const OPTIMIZE_USAGE = `  optimize MODEL -o OUT                Quantize, convert or optimize a model, check that it
+      [--int8 static|dynamic]          loads, and compare it with the original. static: QDQ
+      [--calibrate DATA ...]           (CNNs), calibrated on DATA (.npy, .jsonl or folders,
+      [--method minmax|percentile|entropy]  as for profile), ranges by --method (minmax);
+      [--per-channel]                  dynamic: MatMul, Gemm, LSTM weights (transformers,
+      [--per-channel-depthwise]        recurrent models). Weights int8, per channel with
+      [--reduce-range]                 --per-channel (or for depthwise convolutions only);
+      [--no-reduce-range]              7-bit (reduce range: x86 CPUs without VNNI saturate
+      [--activation-type uint8|int8]   otherwise) by default for static, not dynamic.
+      [--exclude-nodes A,B]            --exclude-nodes: left in float. --fp16: float16
+      [--fp16 [--keep-io-types]]       (--keep-io-types: float32 inputs and outputs).
+      [--graph basic|extended|all]     --graph: ONNX Runtime's optimized graph, saved (all:
+      [--eval DATA] [--runs N]         tied to this kind of CPU). Report: size, per-call
+      [--threads N] [--max-drop X]     time (median of --runs, 20), error against the
+      [--report FILE]                  original on --eval (default: the calibration data);
+                                       --max-drop X fails below 1-X top-1 agreement.`;
 
 const USAGE = `Usage: onnx-native <command> [options]
 
@@ -66,6 +86,14 @@ Commands:
                                        version folder's reference-profile.json). With two
                                        windows' worth of rows (N, default 1000), each
                                        feature's thresholds are learned from them.
+  check MODEL [--json] [--run]         What a converted model needs and whether this runtime
+                                       can run it: IR version and opsets against the loaded
+                                       ONNX Runtime's, operators it cannot run, dynamic
+                                       dimensions (and whether batching can use them),
+                                       external data files, inputs and outputs (--run: one
+                                       run on zeros too). Exit 1 when it will not load or
+                                       run, with the reason.
+${OPTIMIZE_USAGE}
   rollout status MODEL                 A running server's versions of MODEL (states, model
   rollout rollback MODEL               cards, labels, default, history); move its default
   rollout promote MODEL [VERSION]      back to the version that served before; pin it at
@@ -302,6 +330,14 @@ function serveFlags(args: Args): Parameters<typeof serveCommand>[0] {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // These two parse their own flags (optimize's --int8 takes a value; build-engine's does not).
+  if (argv[0] === 'optimize' && !argv.includes('--help')) {
+    const { optimize, OptimizeUsageError } = require('./optimize') as { optimize: typeof optimizeCommand; OptimizeUsageError: new () => Error };
+    return optimize(argv.slice(1)).catch((err: unknown) =>
+      Promise.reject(err instanceof OptimizeUsageError ? new UsageError(err.message) : err instanceof Error ? new CommandError(err.message) : err),
+    );
+  }
+  if (argv[0] === 'check') return (require('./check') as { check: typeof checkCommand }).check(argv.slice(1));
   const args = parseArgs(argv);
   const command = args.positional[0];
   if (flag(args, 'version')) {

@@ -13,7 +13,8 @@
  * what is beyond is skipped and counted, never queued without bound.
  */
 import { isAbsolute, join, dirname } from 'node:path';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { writeAtomically } from './write-atomically';
 import type { Logger } from 'pino';
 import type { PlainTensor } from '../core/tensor';
 import type { InferRequest, InferResponse } from '../server/protocol/types';
@@ -240,7 +241,7 @@ export class DriftMonitoring implements ServingObserver {
     copy.monitor = new ModelMonitor(profile, this.#window);
     copy.status = 'monitoring';
     const line = { model: copy.model, version: copy.version, rows: profile.rows, profile: copy.profilePath };
-    writeFile(copy.profilePath, JSON.stringify(profile)).then(
+    writeAtomically(copy.profilePath, JSON.stringify(profile)).then(
       () => this.#options.log?.info(line, 'reference profile captured from traffic; drift monitoring started'),
       (err: Error) => this.#options.log?.warn({ ...line, err: err.message }, 'reference profile captured from traffic but not written; drift monitoring started'),
     );

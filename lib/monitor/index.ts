@@ -18,6 +18,7 @@
  * - prediction-store.ts, feedback-window.ts, ground-truth.ts: ground truth matched to kept
  *   predictions by id, accuracy and errors over a window; feedback-routes.ts and
  *   feedback-metrics.ts: its HTTP API and Prometheus series; feedback-grpc.ts: its gRPC service;
+ * - write-atomically.ts: profiles written whole or not at all (servers poll for them);
  * - dashboard-data.ts, dashboard-page.ts, dashboard-extension.ts: the live dashboard page.
  */
 export { type CategoricalProfile, type FeatureProfile, type NumericProfile, DEFAULT_BINS, binCounts, binOf, categoricalProfile, numericProfile } from './reference-profile';

@@ -11,7 +11,8 @@
  * `features`, `channels` (axis 0 of a row) or `channels:<axis>`, `classes`, `values`, or
  * `off` (not monitored).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeAtomically } from './write-atomically';
 import { dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { PlainTensor } from '../core/tensor';
@@ -102,7 +103,7 @@ export async function profileVersion(options: ProfileVersionOptions): Promise<Pr
     if (options.output === false) return { profile, version: served.version };
     const path = options.output ?? profilePath(join(options.repository, options.model, String(served.version)), parameters);
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, JSON.stringify(profile));
+    await writeAtomically(path, JSON.stringify(profile));
     return { profile, version: served.version, path };
   } finally {
     await core.close(0);

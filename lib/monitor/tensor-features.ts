@@ -13,7 +13,7 @@
  * {@link defaultReduction} picks one from the shape, as the config may override.
  */
 import type { PlainTensor } from '../core/tensor';
-import { bfloat16Value, float16Value } from '../server/protocol/float16';
+import { bfloat16Value, float16Value } from '../core/float16';
 
 /** How a tensor is reduced to features. */
 export type Reduction =

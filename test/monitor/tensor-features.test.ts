@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Reduction, VALUES_PER_ROW, defaultReduction, featureNames, reduceTensor } from '../../lib/monitor/tensor-features';
-import { float16Bits } from '../../lib/server/protocol/float16';
+import { float16Bits } from '../../lib/core/float16';
 import type { PlainTensor } from '../../lib/core/tensor';
 
 const Features = suite('tensor features for monitoring');

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { AnyTensor } from '../../core/tensor';
 import type { InferenceServer } from '../inference-server';
 import type { TensorPlan } from '../model/serving-plan';
-import { float16Value, bfloat16Value } from '../protocol/float16';
+import { float16Value, bfloat16Value } from '../../core/float16';
 import { decodeInferRequest, decodeLimits } from '../protocol/json-tensors';
 import { type Datatype, type InferResponse, ProtocolError, invalid } from '../protocol/types';
 

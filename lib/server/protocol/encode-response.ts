@@ -15,7 +15,7 @@
  */
 import type { AnyTensor } from '../../core/tensor';
 import { binaryChunk } from './binary-extension';
-import { bfloat16Value, float16Value } from './float16';
+import { bfloat16Value, float16Value } from '../../core/float16';
 import { ELEMENT_TYPE_OF, type InferOutput, type InferRequest, type InferResponse, ProtocolError } from './types';
 
 /** How to write what JSON has no literal for. */

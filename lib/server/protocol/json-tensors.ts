@@ -17,7 +17,7 @@
  */
 import { OrtError } from '../../core/errors';
 import { type BinaryLimits, checkBinarySize, decodeBinaryInput, numericDtype, product } from './binary-extension';
-import { bfloat16Bits, float16Bits } from './float16';
+import { bfloat16Bits, float16Bits } from '../../core/float16';
 import {
   type Datatype,
   ELEMENT_TYPE_OF,

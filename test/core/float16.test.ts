@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bfloat16Bits, bfloat16Value, float16Bits, float16Value } from '../../../lib/server/protocol/float16';
+import { bfloat16Bits, bfloat16Value, float16Bits, float16Value } from '../../lib/core/float16';
 
 const Half = suite('FP16 conversions');
 

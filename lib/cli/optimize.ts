@@ -34,7 +34,7 @@ function feedNames(bytes: Uint8Array, path: string): string[] {
   return (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !constants.has(n));
 }
 
-/** A data source over files, with a line on stderr as each batch is read. */
+/** A data source over files: read afresh each time a step asks (calibration, then the comparison). */
 function fileData(paths: readonly string[], inputNames: readonly string[]): DataSource {
   const files = dataFiles(paths);
   return () => dataBatches(files, inputNames, () => {});

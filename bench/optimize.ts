@@ -131,7 +131,11 @@ const CASES: ModelCase[] = [
     calibration: () => detBatches(3, 4, 2),
     evaluation: detBatches(4, 3, 2),
     batch8: false,
-    variants: { 'static int8 (per channel)': { int8: 'static', perChannel: true }, float16: { fp16: true, keepIoTypes: true } },
+    variants: {
+      'static int8 (per channel)': { int8: 'static', perChannel: true },
+      'static int8 (per channel, 8-bit weights)': { int8: 'static', perChannel: true, reduceRange: false },
+      float16: { fp16: true, keepIoTypes: true },
+    },
     accuracy: iou,
   },
   {

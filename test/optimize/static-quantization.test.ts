@@ -224,9 +224,10 @@ Upgrade('what cannot be carried over is refused, naming the node', () => {
 
 const Real = suite('static int8 on PP-OCR models');
 
-// The bounds below are what this code holds on these drawn images, with a margin for
-// other CPUs' kernels (measured: 97.5% agreement, IoU 0.890; the issue asks 99% and 0.9,
-// which the README reports as not yet reached).
+// The classifier's bounds below are what this code holds on these drawn images, with a
+// margin for other CPUs' kernels (measured: 97.5%; the issue asks 99%, which the README
+// reports as not yet reached). The detector holds the issue's 0.9 (measured 0.905 on
+// ONNX Runtime 1.28 and 1.30) with 8-bit weights, 0.890 with 7.
 Real('classifier, per channel: top-1 agreement of at least 96% on 200 lines upright and upside down; size and opset reported', async () => {
   const { model, report } = await optimizeModel(CLS_MODEL, { int8: 'static', calibration: () => clsBatches(1, 4, 8), evaluation: () => clsBatches(2, 5, 20), method: 'percentile', perChannel: true, runs: 1 });
   const out = report.comparison?.outputs[0];
@@ -265,9 +266,9 @@ Real('classifier, per channel for depthwise convolutions only: at most 0.3x the 
   assert.ok(out?.top1Agreement !== undefined && out.top1Agreement >= 0.94, JSON.stringify(out));
 });
 
-Real('detector, per channel: at most 0.3x the float32 file; IoU of the thresholded maps (0.3) of at least 0.87', async () => {
+Real('detector, per channel, 8-bit weights: at most 0.3x the float32 file; IoU of the thresholded maps (0.3) of at least 0.9', async () => {
   const evaluation = detBatches(4, 3, 2);
-  const { model, report } = await optimizeModel(DET_MODEL, { int8: 'static', calibration: () => detBatches(3, 4, 2), evaluation, perChannel: true, runs: 1, threads: 2 });
+  const { model, report } = await optimizeModel(DET_MODEL, { int8: 'static', calibration: () => detBatches(3, 4, 2), evaluation, perChannel: true, reduceRange: false, runs: 1, threads: 2 });
   assert.ok(report.bytes.optimized <= 0.3 * report.bytes.original, `${report.bytes.optimized} of ${report.bytes.original}`);
   let inter = 0;
   let union = 0;
@@ -281,7 +282,7 @@ Real('detector, per channel: at most 0.3x the float32 file; IoU of the threshold
     }
   }
   assert.ok(union > 10_000, `only ${union} text pixels`);
-  assert.ok(inter / union >= 0.87, `IoU ${inter / union}`);
+  assert.ok(inter / union >= 0.9, `IoU ${inter / union}`);
 });
 
 const Bad = suite('static int8: bad input');

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { decodeModel, mainGraph } from '../optimize/onnx-graph';
 import { type DataSource, type OptimizationReport, type OptimizeOptions, optimizeModel } from '../optimize/optimize-model';
-import { dataBatches, dataFiles } from './profile';
+import { dataBatches, dataFiles } from './data-files';
 
 /** Thrown for what the user typed wrong (printed with the usage). */
 export class OptimizeUsageError extends Error {}

@@ -174,7 +174,7 @@ function argmax(data: Float32Array, start: number, count: number): number {
 }
 
 /** The median of a list of numbers. */
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

@@ -117,34 +117,30 @@ export async function optimizeModel(input: string | Uint8Array, options: Optimiz
   const report: OptimizationReport = { steps, bytes: { original: original.byteLength, optimized: 0 } };
   let bytes: Uint8Array = original;
 
-  if (options.int8 === 'static') {
-    if (options.calibration === undefined) throw new OptimizeError('static int8 quantization needs calibration data');
+  if (options.int8 === 'static' && options.calibration === undefined) throw new OptimizeError('static int8 quantization needs calibration data');
+  if (options.int8 !== undefined || options.fp16) {
     options.onProgress?.('pre-optimizing (basic)');
     const model = decodeModel(await optimizeGraph(original, 'basic', { intraOpNumThreads: threads }));
-    const quantizable = tensorsToCalibrate(model, options);
-    if (quantizable.length === 0) throw new OptimizeError(`no tensor could be quantized: no node of the model is of an operator static quantization covers (${STATIC_OP_TYPES.join(', ')})`);
-    const tensors = [...new Set([...quantizable, ...tensorsNeedingRanks(model)])];
-    options.onProgress?.('calibrating', 0);
-    const method = options.method ?? 'minmax';
-    const { ranges, ranks, batches } = await calibrate(model, tensors, fresh(options.calibration), {
-      method,
-      ...(options.percentile !== undefined && { percentile: options.percentile }),
-      intraOpNumThreads: threads,
-      onProgress: (n) => options.onProgress?.('calibrating', n),
-    });
-    options.onProgress?.('quantizing');
-    report.opset = upgradeOpset(model, QUANTIZATION_OPSET, ranks);
-    const q = quantizeStatic(model, ranges, options);
-    shortenTensorNames(model);
-    dropDefaultAttributes(model);
-    report.quantization = { ...q, calibrationBatches: batches, method };
-    bytes = encodeModel(model);
-    steps.push(`static int8 (QDQ, ${method}${options.perChannel === 'depthwise' ? ', per channel (depthwise)' : options.perChannel ? ', per channel' : ''}${options.reduceRange !== false ? ', reduce range' : ''})`);
-  }
-  if (options.int8 === 'dynamic' || options.fp16) {
-    options.onProgress?.('pre-optimizing (basic)');
-    const model = decodeModel(await optimizeGraph(original, 'basic', { intraOpNumThreads: threads }));
-    if (options.int8 === 'dynamic') {
+    if (options.int8 === 'static') {
+      const quantizable = tensorsToCalibrate(model, options);
+      if (quantizable.length === 0) throw new OptimizeError(`no tensor could be quantized: no node of the model is of an operator static quantization covers (${STATIC_OP_TYPES.join(', ')})`);
+      const tensors = [...new Set([...quantizable, ...tensorsNeedingRanks(model)])];
+      options.onProgress?.('calibrating', 0);
+      const method = options.method ?? 'minmax';
+      const { ranges, ranks, batches } = await calibrate(model, tensors, fresh(options.calibration as DataSource), {
+        method,
+        ...(options.percentile !== undefined && { percentile: options.percentile }),
+        intraOpNumThreads: threads,
+        onProgress: (n) => options.onProgress?.('calibrating', n),
+      });
+      options.onProgress?.('quantizing');
+      report.opset = upgradeOpset(model, QUANTIZATION_OPSET, ranks);
+      const q = quantizeStatic(model, ranges, options);
+      shortenTensorNames(model);
+      dropDefaultAttributes(model);
+      report.quantization = { ...q, calibrationBatches: batches, method };
+      steps.push(`static int8 (QDQ, ${method}${options.perChannel === 'depthwise' ? ', per channel (depthwise)' : options.perChannel ? ', per channel' : ''}${options.reduceRange !== false ? ', reduce range' : ''})`);
+    } else if (options.int8 === 'dynamic') {
       options.onProgress?.('quantizing');
       report.dynamic = quantizeDynamic(model, {
         reduceRange: options.reduceRange === true,

@@ -362,6 +362,8 @@ export function quantizeStatic(model: onnx.ModelProto, ranges: ReadonlyMap<strin
     if (!quantizing.has(node)) continue;
     const op = node.opType ?? '';
     const inputs = node.input ?? [];
+    // Read before the loop below points it at its dequantized form: the bias's scale needs its parameters.
+    const activation = inputs[0] ?? '';
     let weightScales: Float32Array | undefined;
     let ok = true;
     for (const slot of quantizedInputs(node)) {
@@ -387,7 +389,7 @@ export function quantizeStatic(model: onnx.ModelProto, ranges: ReadonlyMap<strin
     const bias = inputs[2] ?? '';
     if ((op === 'Conv' || op === 'ConvTranspose' || op === 'Gemm') && bias !== '') {
       const b = index.constantFloats(bias);
-      const inputScale = params.get(node.input?.[0] === undefined ? '' : originalName(node.input[0], dequantized))?.scale;
+      const inputScale = params.get(activation)?.scale;
       if (b && weightScales && inputScale !== undefined && dimsOf(b).length === 1 && (index.consumers.get(bias) ?? []).length === 1) {
         const q = quantizeBias(floatsOf(b), inputScale, weightScales);
         inputs[2] = storeQuantized(q.data, dimsOf(b), q.scales, undefined, DataType.INT32, q.scales.length > 1 ? 0 : undefined);
@@ -407,12 +409,6 @@ export function quantizeStatic(model: onnx.ModelProto, ranges: ReadonlyMap<strin
   if (usesMsDomain) requireOpset(model, 'com.microsoft', 1);
   if (report.activations === 0) throw new OptimizeError('no tensor could be quantized: the calibration found no ranges for the tensors of the quantizable nodes');
   return report;
-}
-
-/** The activation name a (possibly rewired) input came from. */
-function originalName(input: string, dequantized: ReadonlyMap<string, string>): string {
-  for (const [from, to] of dequantized) if (to === input) return from;
-  return input;
 }
 
 /** True when a Clip's bounds hold 0 (so a range widened to hold 0 stays inside them). */

@@ -51,7 +51,7 @@ export function formatReport(input: string, output: string, r: OptimizationRepor
   }
   if (r.quantization) {
     const q = r.quantization;
-    lines.push(`quantized: ${Object.entries(q.quantized).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing'}; ${q.weights} weights, ${q.biases} biases, ${q.activations} activations; ${q.foldedActivations} Relu/Clip folded`);
+    lines.push(`quantized: ${Object.entries(q.quantized).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing'}; ${q.weights} weights, ${q.biases} biases, ${q.activations} activations; ${q.foldedActivations} Relu/Clip folded${q.foldedDivisions > 0 ? `, ${q.foldedDivisions} Div folded into scales` : ''}`);
     const left = new Map<string, Map<string, number>>();
     for (const x of q.skipped) {
       const ops = left.get(x.reason) ?? new Map<string, number>();

@@ -355,6 +355,19 @@ const DEFAULT_ATTRIBUTES: Readonly<Record<string, (a: onnx.IAttributeProto) => b
 };
 
 /**
+ * Removes the opset imports of domains no node uses: ONNX Runtime's optimized-model output
+ * (the pre-optimization step) imports a dozen it knows (training, preview, nchwc...), 250
+ * bytes that a small quantized model pays for nothing. The default domain always stays.
+ */
+export function dropUnusedOpsetImports(model: onnx.IModelProto): void {
+  const used = new Set(['', 'ai.onnx']);
+  const graph = model.graph;
+  if (graph) for (const g of allGraphs(graph)) for (const n of g.node ?? []) used.add(n.domain ?? '');
+  for (const f of model.functions ?? []) used.add(f.domain ?? '');
+  model.opsetImport = (model.opsetImport ?? []).filter((o) => used.has(o.domain ?? ''));
+}
+
+/**
  * Removes Conv and ConvTranspose attributes that repeat their defaults (strides, dilations
  * and group of 1, pads of 0) and kernel_shape, which ONNX reads from the weight's shape
  * when absent: a small model has as many bytes in them as in its biases.

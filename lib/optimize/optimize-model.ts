@@ -10,7 +10,7 @@ import { compareModels, type ModelComparison } from './model-comparison';
 import { type DynamicQuantizationReport, quantizeDynamic } from './dynamic-quantization';
 import { convertToFloat16, type Float16Report } from './float16-conversion';
 import { type GraphLevel, optimizeGraph } from './graph-optimization';
-import { decodeModel, dropDefaultAttributes, encodeModel, OptimizeError, shortenTensorNames } from './onnx-graph';
+import { decodeModel, dropDefaultAttributes, dropUnusedOpsetImports, encodeModel, OptimizeError, shortenTensorNames } from './onnx-graph';
 import type { QuantType } from './quantization-parameters';
 import { type OpsetUpgrade, QUANTIZATION_OPSET, tensorsNeedingRanks, upgradeOpset } from './opset-upgrade';
 import { quantizeStatic, STATIC_OP_TYPES, type StaticQuantizationReport, tensorsToCalibrate } from './static-quantization';
@@ -155,6 +155,7 @@ export async function optimizeModel(input: string | Uint8Array, options: Optimiz
       report.float16 = convertToFloat16(model, { keepIoTypes: options.keepIoTypes === true, ...(options.fp16BlockOps !== undefined && { blockOps: options.fp16BlockOps }) });
       steps.push(`float16${options.keepIoTypes ? ' (float32 inputs and outputs)' : ''}`);
     }
+    dropUnusedOpsetImports(model);
     bytes = encodeModel(model);
   }
   if (options.graph !== undefined) {

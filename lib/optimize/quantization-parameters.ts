@@ -9,6 +9,7 @@
  *   summed in pairs can saturate int16 (the "reduce_range" note of ONNX Runtime's docs);
  * - real = scale * (q - zero_point), q = saturate(round_half_even(real / scale) + zero_point).
  */
+import { float16Bits, float16Value } from '../core/float16';
 
 /** The 8-bit integer types ONNX's QuantizeLinear produces. */
 export type QuantType = 'int8' | 'uint8';
@@ -77,6 +78,8 @@ export interface QuantizedWeight {
   zeroPoints: Int8Array | Uint8Array;
   /** The channel axis, or undefined for one scale for the whole tensor. */
   axis?: number;
+  /** Every scale is a float16 value (see {@link WeightOptions.float16Scales}). */
+  scalesInFloat16?: true;
 }
 
 /** Options of {@link quantizeWeight}. */
@@ -84,6 +87,21 @@ export interface WeightOptions extends RangeOptions {
   type: QuantType;
   /** Quantize each slice along this axis with its own scale (per-channel). */
   axis?: number;
+  /**
+   * Per-channel symmetric weights: round each scale up to a float16 value, so that the
+   * scales can be stored in half the bytes. Ignored where a scale is outside float16's
+   * normal range (then `scalesInFloat16` is not set).
+   */
+  float16Scales?: boolean;
+}
+
+const MIN_NORMAL_HALF = 2 ** -14;
+const MAX_HALF = 65504;
+/** The least float16 value at or above `x` (a positive normal half). */
+function halfAtOrAbove(x: number): number {
+  const bits = float16Bits(x);
+  const v = float16Value(bits);
+  return v >= x ? v : float16Value(bits + 1);
 }
 
 /** Quantizes a float32 weight of shape `dims`. */
@@ -108,8 +126,7 @@ export function quantizeWeight(values: Float32Array, dims: readonly number[], op
   const channels = dims[axis];
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const outer = values.length / (channels * inner);
-  const scales = new Float32Array(channels);
-  const zeroPoints = new Int(channels);
+  const params: QuantParams[] = [];
   for (let c = 0; c < channels; c++) {
     let lo = Infinity;
     let hi = -Infinity;
@@ -121,14 +138,24 @@ export function quantizeWeight(values: Float32Array, dims: readonly number[], op
         if (v > hi) hi = v;
       }
     }
-    const params = scaleAndZeroPoint(lo, hi, type, options);
-    scales[c] = params.scale;
-    zeroPoints[c] = params.zeroPoint;
+    params.push(scaleAndZeroPoint(lo, hi, type, options));
+  }
+  // Rounded up, so that no value the float32 scale held is clipped; only symmetric
+  // weights (zero point 0, which a new scale leaves as it is), and only when every scale
+  // is a normal half, whose 11 bits keep it within 0.1% (one step up) of the float32 one.
+  const halves = options.float16Scales === true && options.symmetric === true && params.every((p) => p.scale >= MIN_NORMAL_HALF && p.scale <= MAX_HALF);
+  if (halves) for (const p of params) p.scale = halfAtOrAbove(p.scale);
+  const scales = new Float32Array(channels);
+  const zeroPoints = new Int(channels);
+  for (let c = 0; c < channels; c++) {
+    scales[c] = params[c].scale;
+    zeroPoints[c] = params[c].zeroPoint;
     for (let o = 0; o < outer; o++) {
       const base = (o * channels + c) * inner;
-      for (let i = 0; i < inner; i++) data[base + i] = quantizeValue(values[base + i], params, qmin, qmax);
+      for (let i = 0; i < inner; i++) data[base + i] = quantizeValue(values[base + i], params[c], qmin, qmax);
     }
   }
+  if (halves) return { data, scales, zeroPoints, axis, scalesInFloat16: true };
   return { data, scales, zeroPoints, axis };
 }
 

@@ -7,6 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { entropyCut, HistogramCollector, percentileCut } from '../../lib/optimize/calibration';
+import { float16Bits, float16Value } from '../../lib/core/float16';
 import { quantizeBias, quantizeWeight, quantRange, roundHalfEven, scaleAndZeroPoint } from '../../lib/optimize/quantization-parameters';
 
 const Params = suite('quantization parameters');
@@ -77,6 +78,23 @@ Params('weights: per tensor and per channel', () => {
   assert.equal(Array.from(columns.scales, (s) => Number((s * 127).toFixed(6))), [1, 2, 0.5]);
   assert.equal(Array.from(columns.data), [127, -127, 127, 13, 13, -76]);
   assert.throws(() => quantizeWeight(values, [2, 3], { type: 'int8', axis: 2 }), /axis 2/);
+});
+
+Params('weights: per-channel scales rounded up to float16 values when asked, and only when they fit', () => {
+  const values = Float32Array.of(1, -2, 0.5, 0.1, 0.2, -0.3, 0.013, 0.02, -0.007);
+  const plain = quantizeWeight(values, [3, 3], { type: 'int8', symmetric: true, axis: 0 });
+  const halves = quantizeWeight(values, [3, 3], { type: 'int8', symmetric: true, axis: 0, float16Scales: true });
+  assert.is(halves.scalesInFloat16, true);
+  for (let c = 0; c < 3; c++) {
+    assert.is(float16Value(float16Bits(halves.scales[c])), halves.scales[c], 'a float16 value');
+    assert.ok(halves.scales[c] >= plain.scales[c] && halves.scales[c] <= plain.scales[c] * (1 + 2 ** -10), `${halves.scales[c]} vs ${plain.scales[c]}`);
+  }
+  // Rounded up: the largest weight of each row still maps to 127 or -127, nothing clips past it.
+  assert.equal([0, 1, 2].map((c) => Math.max(...Array.from(halves.data.subarray(c * 3, c * 3 + 3), Math.abs))), [127, 127, 127]);
+  // A scale below float16's normal range (weights of 1e-6) keeps float32 scales.
+  const tiny = quantizeWeight(Float32Array.of(1, 1e-6), [2, 1], { type: 'int8', symmetric: true, axis: 0, float16Scales: true });
+  assert.is(tiny.scalesInFloat16, undefined);
+  close(tiny.scales[1], 1e-6 / 127, 1e-12);
 });
 
 Params('biases: int32 at input scale x weight scale', () => {

@@ -35,7 +35,7 @@ Rollout.before.each(async () => {
   repo = writeRepository({
     m: {
       config: 'version_policy: { specific: { versions: [1, 2, 3, 4, 5] } }',
-      versions: { 1: addConstantModel(1), 2: addConstantModel(2), 3: failsOnRequests(), 4: slowModel(8), 5: flipModel() },
+      versions: { 1: addConstantModel(1), 2: addConstantModel(2), 3: failsOnRequests(), 4: slowModel(16), 5: flipModel() },
     },
   });
   await start();

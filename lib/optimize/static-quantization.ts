@@ -313,15 +313,13 @@ export function quantizeStatic(model: onnx.ModelProto, ranges: ReadonlyMap<strin
     const inputs = [q];
     if (perChannel) {
       const scale = stored.scaleName ?? fresh();
-      if (stored.scaleName !== undefined) {
-        // Computed by a node already added.
-      } else if (stored.halfScales === true) {
+      if (stored.scaleName === undefined && stored.halfScales === true) {
         // ONNX Runtime folds the Cast when it loads the model (constant folding runs before
         // the QDQ fusions), so its kernels see float32 scales, as DequantizeLinear-13 needs.
         const half = fresh();
         initializers.push(makeTensor(half, DataType.FLOAT16, [scales.length], Uint16Array.from(scales, (s) => float16Bits(s))));
         added.push({ opType: 'Cast', input: [half], output: [scale], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }] });
-      } else {
+      } else if (stored.scaleName === undefined) {
         initializers.push(makeTensor(scale, DataType.FLOAT, [scales.length], scales));
       }
       inputs.push(scale);
